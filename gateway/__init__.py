@@ -1,0 +1,1 @@
+"""CME Gateway: the service and the domain (settings, cases, intake, exchange, matching)."""

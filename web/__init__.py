@@ -1,0 +1,1 @@
+"""The Flask console, public referral form, school upload and partner endpoint."""

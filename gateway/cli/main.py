@@ -2,13 +2,53 @@
 
 from __future__ import annotations
 
+import logging
+import sys
+from typing import Any
+
 import click
 
+from gateway.errors import USER_ERRORS
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class CmeGroup(click.Group):
+    """Turns every error a person can fix into one line and a non-zero exit, never a trace."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except USER_ERRORS as exc:
+            raise click.ClickException(str(exc)) from None
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except Exception as exc:  # an internal fault: say so in one line, log the detail
+            logging.getLogger("gateway.cli").debug("internal error", exc_info=True)
+            click.echo(
+                f"Error: internal error ({type(exc).__name__}); nothing was changed "
+                "by the failing step. Please report it.",
+                err=True,
+            )
+            sys.exit(70)
+
+
+@click.group(cls=CmeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="cme-gateway")
 def cli() -> None:
     """CME Gateway: referrals, cases, lost pupils and the secure exchange."""
 
 
 # Command registration (one line per area).
+from gateway.cli import audit_cmd, cases, core, outbox_cmd  # noqa: E402
+
+cli.add_command(core.init)
+cli.add_command(core.run)
+cli.add_command(cases.referral)
+cli.add_command(cases.cases)
+cli.add_command(cases.case)
+cli.add_command(cases.due)
+cli.add_command(audit_cmd.audit)
+cli.add_command(outbox_cmd.outbox)
+
+from gateway.cli.users import users as users_group  # noqa: E402
+
+cli.add_command(users_group)

@@ -1,0 +1,1 @@
+"""The case store and the CME workflow: referrals in, cases through the process."""

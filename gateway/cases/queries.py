@@ -1,0 +1,147 @@
+"""Named read functions for cases: views and commands call these, never build queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from gateway.models.case import Case, Task, TimelineEntry
+from gateway.models.child import Child
+
+
+class NotFound(LookupError):
+    """No such record; the message says which."""
+
+
+def get_case(session: Session, case_id: int) -> Case:
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFound(f"there is no case {case_id}")
+    return case
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    id: int
+    status: str
+    forename: str
+    surname: str
+    dob: date | None
+    opened_on: date
+    outcome: str | None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "status": self.status,
+            "forename": self.forename,
+            "surname": self.surname,
+            "dob": self.dob.isoformat() if self.dob else None,
+            "opened_on": self.opened_on.isoformat(),
+            "outcome": self.outcome,
+        }
+
+
+def list_cases(
+    session: Session,
+    *,
+    status: str | None = None,
+    open_only: bool = False,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[CaseRow]:
+    stmt = (
+        select(
+            Case.id,
+            Case.status,
+            Child.forenames,
+            Child.surname,
+            Child.dob,
+            Case.opened_on,
+            Case.outcome,
+        )
+        .join(Child, Child.id == Case.child_id)
+        .order_by(Case.id)
+    )
+    if status:
+        stmt = stmt.where(Case.status == status)
+    if open_only:
+        stmt = stmt.where(Case.status != "closed")
+    if limit is not None:
+        stmt = stmt.limit(limit).offset(offset)
+    return [CaseRow(*row) for row in session.execute(stmt)]
+
+
+def count_cases(session: Session, *, status: str | None = None) -> int:
+    stmt = select(func.count(Case.id))
+    if status:
+        stmt = stmt.where(Case.status == status)
+    return int(session.execute(stmt).scalar_one())
+
+
+def case_detail(session: Session, case_id: int) -> Case:
+    """A case with everything the case page shows, loaded in a few queries."""
+    case = session.execute(
+        select(Case)
+        .where(Case.id == case_id)
+        .options(
+            selectinload(Case.referrals),
+            selectinload(Case.tasks),
+            selectinload(Case.child).selectinload(Child.addresses),
+            selectinload(Case.child).selectinload(Child.carers),
+            selectinload(Case.child).selectinload(Child.siblings),
+        )
+    ).scalar_one_or_none()
+    if case is None:
+        raise NotFound(f"there is no case {case_id}")
+    return case
+
+
+def timeline(session: Session, case_id: int) -> list[TimelineEntry]:
+    return list(
+        session.execute(
+            select(TimelineEntry).where(TimelineEntry.case_id == case_id).order_by(TimelineEntry.id)
+        ).scalars()
+    )
+
+
+def open_tasks_due(session: Session, kind: str, today: date) -> list[Task]:
+    return list(
+        session.execute(
+            select(Task)
+            .where(Task.kind == kind, Task.status == "open", Task.due <= today)
+            .order_by(Task.due, Task.id)
+        ).scalars()
+    )
+
+
+@dataclass(frozen=True)
+class DueItem:
+    case_id: int
+    kind: str
+    due: date
+    overdue: bool
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "case_id": self.case_id,
+            "kind": self.kind,
+            "due": self.due.isoformat(),
+            "overdue": self.overdue,
+        }
+
+
+def due_items(session: Session, today: date, within_days: int = 7) -> list[DueItem]:
+    """Open deadlines due within `within_days` of today, and every overdue one."""
+    from datetime import timedelta
+
+    horizon = today + timedelta(days=within_days)
+    rows = session.execute(
+        select(Task.case_id, Task.kind, Task.due)
+        .where(Task.status == "open", Task.due <= horizon)
+        .order_by(Task.due, Task.case_id)
+    )
+    return [DueItem(cid, kind, due, due < today) for cid, kind, due in rows]

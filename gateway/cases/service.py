@@ -1,0 +1,458 @@
+"""The case store's operations: log a referral, move, close, escalate, record enquiries."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from gateway import audit, letters, outbox
+from gateway.cases.deadlines import add_days
+from gateway.cases.inputs import InputError, ReferralInput
+from gateway.cases.queries import get_case
+from gateway.cases.workflow import CLOSED, WorkflowError, load_workflow
+from gateway.db import utcnow
+from gateway.models.case import Case, EnquiryLogEntry, Task, TimelineEntry
+from gateway.models.child import Carer, Child, ChildAddress, Sibling
+from gateway.models.referral import Referral
+from gateway.settings import Settings
+
+PROGRESS_UPDATE = "progress_update"
+FURTHER_ENQUIRIES = "further_enquiries"
+
+AGENCIES = (
+    "children_social_care", "admissions", "routes_to_employment", "inclusion_team",
+    "health", "choice_advice", "police", "attendance_welfare", "housing", "a_and_e",
+    "sen_case_worker", "other_la", "health_visitor", "school", "parent_carer", "referrer",
+    "ehe_team", "other",
+)  # fmt: skip
+METHODS = ("phone", "email", "letter", "home_visit", "meeting", "database_check", "other")
+
+
+def _timeline(
+    session: Session, case: Case, kind: str, summary: str, actor: str, ref: str | None = None
+) -> None:
+    session.add(TimelineEntry(case_id=case.id, kind=kind, summary=summary, actor=actor, ref=ref))
+
+
+def _new_child(data: ReferralInput) -> Child:
+    child = Child(
+        forenames=data.forename,
+        surname=data.surname,
+        middle_names=data.middle_names,
+        other_names=[{"kind": "alias", "name": a} for a in data.aliases],
+        dob=data.dob,
+        sex=data.sex,
+        upn=data.upn,
+        former_upns=list(data.former_upns),
+        year_group=data.year_group,
+        languages=list(data.languages),
+    )
+    if data.postcode or data.address_line1:
+        child.addresses.append(
+            ChildAddress(
+                line1=data.address_line1,
+                line2=data.address_line2,
+                town=data.town,
+                postcode=data.postcode,
+                from_date=data.received,
+                source="referral",
+            )
+        )
+    for carer in data.carers:
+        child.carers.append(
+            Carer(
+                name=str(carer.get("name", "")),
+                relationship_to_child=carer.get("relationship"),
+                phone=carer.get("phone"),
+                email=carer.get("email"),
+                address=carer.get("address"),
+            )
+        )
+    for sib in data.siblings:
+        child.siblings.append(
+            Sibling(
+                name=str(sib.get("name", "")),
+                school=sib.get("school"),
+                dob=date.fromisoformat(sib["dob"]) if sib.get("dob") else None,
+            )
+        )
+    return child
+
+
+def _new_referral(data: ReferralInput, case: Case, actor: str) -> Referral:
+    return Referral(
+        case=case,
+        channel=data.channel,
+        received_on=data.received or utcnow().date(),
+        referrer_name=data.referrer_name,
+        referrer_role=data.referrer_role,
+        referrer_organisation=data.referrer_organisation,
+        referrer_email=data.referrer_email,
+        referrer_phone=data.referrer_phone,
+        reason=data.reason,
+        urgency=data.urgency,
+        flags=dict(data.flags),
+        school=data.school,
+        date_last_attended=data.date_last_attended,
+        date_last_seen=data.date_last_seen,
+        draft=data.draft,
+        gaps=list(data.gaps),
+        raw_ref=data.raw_ref,
+        created_by=actor,
+    )
+
+
+def progress_update_due(settings: Settings, received: date) -> date:
+    d = settings.deadlines
+    return add_days(
+        received, d.progress_update_days, working=d.working_days, division=d.bank_holiday_division
+    )
+
+
+def log_referral(session: Session, settings: Settings, data: ReferralInput, actor: str) -> Case:
+    """A new referral about a child with no case yet: child, case, referral, deadlines."""
+    workflow = load_workflow(settings.workflow.file)
+    received = data.received or utcnow().date()
+    child = _new_child(data)
+    case = Case(child=child, status=workflow.initial, opened_on=received)
+    session.add(case)
+    referral = _new_referral(data, case, actor)
+    session.add(referral)
+    session.flush()
+    _add_deadlines(session, settings, case, referral, data)
+    _timeline(
+        session,
+        case,
+        "referral",
+        f"Referral received by {data.channel}",
+        actor,
+        ref=f"referral:{referral.id}",
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="case.create",
+        entity="case",
+        entity_id=case.id,
+        detail={"referral_id": referral.id, "channel": data.channel},
+    )
+    return case
+
+
+def attach_referral(
+    session: Session, settings: Settings, case_id: int, data: ReferralInput, actor: str
+) -> Referral:
+    """A further referral about a child who already has a case (one case per child)."""
+    case = get_case(session, case_id)
+    if case.status == CLOSED:
+        raise WorkflowError(f"case {case_id} is closed; reopen it or log a new case")
+    referral = _new_referral(data, case, actor)
+    session.add(referral)
+    session.flush()
+    _add_deadlines(session, settings, case, referral, data)
+    _timeline(
+        session,
+        case,
+        "referral",
+        f"Further referral received by {data.channel}",
+        actor,
+        ref=f"referral:{referral.id}",
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="referral.attach",
+        entity="case",
+        entity_id=case.id,
+        detail={"referral_id": referral.id},
+    )
+    return referral
+
+
+def _add_deadlines(
+    session: Session, settings: Settings, case: Case, referral: Referral, data: ReferralInput
+) -> None:
+    received = referral.received_on
+    if referral.referrer_email or referral.referrer_name:
+        session.add(
+            Task(
+                case_id=case.id,
+                kind=PROGRESS_UPDATE,
+                due=progress_update_due(settings, received),
+                detail={"referral_id": referral.id},
+            )
+        )
+    if data.gaps:
+        d = settings.deadlines
+        session.add(
+            Task(
+                case_id=case.id,
+                kind=FURTHER_ENQUIRIES,
+                due=add_days(
+                    received,
+                    d.further_enquiries_days,
+                    working=d.working_days,
+                    division=d.bank_holiday_division,
+                ),
+                detail={"referral_id": referral.id, "gaps": list(data.gaps)},
+            )
+        )
+        if referral.referrer_email:
+            letter = letters.render(
+                "further_enquiries",
+                case.tag,
+                referrer_name=referral.referrer_name,
+                received=received,
+                gaps=list(data.gaps),
+                la_name=settings.core.la_name,
+            )
+            outbox.queue(
+                session,
+                settings,
+                kind=letter.kind,
+                to=[referral.referrer_email],
+                subject=letter.subject,
+                body=letter.body,
+                case_id=case.id,
+            )
+
+
+def move_case(session: Session, settings: Settings, case_id: int, status: str, actor: str) -> Case:
+    case = get_case(session, case_id)
+    load_workflow(settings.workflow.file).check_move(case.status, status)
+    before = case.status
+    case.status = status
+    _timeline(session, case, "status", f"Status {before} -> {status}", actor)
+    audit.record(
+        session,
+        actor=actor,
+        action="case.move",
+        entity="case",
+        entity_id=case.id,
+        detail={"from": before, "to": status},
+    )
+    return case
+
+
+def close_case(
+    session: Session,
+    settings: Settings,
+    case_id: int,
+    outcome: str,
+    detail: dict[str, Any],
+    actor: str,
+    manager: str | None = None,
+) -> Case:
+    case = get_case(session, case_id)
+    spec = load_workflow(settings.workflow.file).check_close(case.status, outcome, detail, manager)
+    before = case.status
+    case.status = CLOSED
+    case.outcome = outcome
+    case.outcome_detail = detail
+    case.closed_at = utcnow()
+    case.closed_by = actor
+    case.signed_off_by = manager if spec.manager_signoff else None
+    for task in case.tasks:
+        if task.status == "open":
+            task.status = "cancelled"
+            task.done_at = utcnow()
+    _timeline(session, case, "closed", f"Closed: {spec.label}", actor)
+    audit.record(
+        session,
+        actor=actor,
+        action="case.close",
+        entity="case",
+        entity_id=case.id,
+        detail={"from": before, "outcome": outcome, "manager": manager},
+    )
+    return case
+
+
+def reopen_case(
+    session: Session, settings: Settings, case_id: int, actor: str, reason: str
+) -> Case:
+    case = get_case(session, case_id)
+    if case.status != CLOSED:
+        raise WorkflowError(f"case {case_id} is not closed")
+    if not reason.strip():
+        raise InputError("say why the case is reopened (--reason)")
+    case.status = "locating"
+    case.outcome = None
+    case.closed_at = None
+    _timeline(session, case, "reopened", "Case reopened", actor)
+    audit.record(
+        session,
+        actor=actor,
+        action="case.reopen",
+        entity="case",
+        entity_id=case.id,
+        detail={"reason": reason},
+    )
+    return case
+
+
+def escalate(
+    session: Session, settings: Settings, case_id: int, flag: str, actor: str, on: bool = True
+) -> Case:
+    """Set or clear an escalation flag; escalation never closes a case."""
+    case = get_case(session, case_id)
+    workflow = load_workflow(settings.workflow.file)
+    if flag not in workflow.escalations:
+        raise WorkflowError(f"unknown escalation {flag!r}; use: {', '.join(workflow.escalations)}")
+    flags = dict(case.escalations)
+    if on:
+        flags[flag] = {"since": utcnow().isoformat(), "by": actor}
+    else:
+        flags.pop(flag, None)
+    case.escalations = flags
+    _timeline(
+        session,
+        case,
+        "escalation",
+        f"{workflow.escalations[flag]}" + ("" if on else " (cleared)"),
+        actor,
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="case.escalate",
+        entity="case",
+        entity_id=case.id,
+        detail={"flag": flag, "on": on},
+    )
+    return case
+
+
+def record_enquiry(
+    session: Session,
+    case_id: int,
+    *,
+    agency: str,
+    method: str,
+    at: datetime,
+    outcome: str | None,
+    contact: str | None,
+    actor: str,
+) -> EnquiryLogEntry:
+    if agency not in AGENCIES:
+        raise InputError(f"agency must be one of: {', '.join(AGENCIES)}")
+    if method not in METHODS:
+        raise InputError(f"method must be one of: {', '.join(METHODS)}")
+    case = get_case(session, case_id)
+    entry = EnquiryLogEntry(
+        case_id=case.id,
+        agency=agency,
+        method=method,
+        at=at,
+        outcome=outcome,
+        contact=contact,
+        recorded_by=actor,
+    )
+    session.add(entry)
+    session.flush()
+    _timeline(
+        session,
+        case,
+        "enquiry",
+        f"Enquiry with {agency} by {method}",
+        actor,
+        ref=f"enquiry:{entry.id}",
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="enquiry.record",
+        entity="case",
+        entity_id=case.id,
+        detail={"enquiry_id": entry.id, "agency": agency},
+    )
+    return entry
+
+
+def enquiries_complete(session: Session, settings: Settings, case_id: int, actor: str) -> Case:
+    """Initial enquiries done: acknowledge each referrer still waiting for a letter."""
+    case = get_case(session, case_id)
+    if case.enquiries_complete_at is not None:
+        raise WorkflowError(f"enquiries on case {case_id} were already marked complete")
+    case.enquiries_complete_at = utcnow()
+    for task in case.tasks:
+        if task.kind in (PROGRESS_UPDATE, FURTHER_ENQUIRIES) and task.status == "open":
+            task.status = "done"
+            task.done_at = utcnow()
+    for referral in case.referrals:
+        if referral.referrer_email:
+            letter = letters.render(
+                "acknowledgement",
+                case.tag,
+                referrer_name=referral.referrer_name,
+                received=referral.received_on,
+                la_name=settings.core.la_name,
+            )
+            outbox.queue(
+                session,
+                settings,
+                kind=letter.kind,
+                to=[referral.referrer_email],
+                subject=letter.subject,
+                body=letter.body,
+                case_id=case.id,
+            )
+    _timeline(
+        session,
+        case,
+        "enquiries_complete",
+        "Initial enquiries complete; referrer acknowledged",
+        actor,
+    )
+    audit.record(
+        session, actor=actor, action="case.enquiries_complete", entity="case", entity_id=case.id
+    )
+    return case
+
+
+def send_due_progress_updates(
+    session: Session, settings: Settings, today: date, actor: str = "system:jobs"
+) -> list[int]:
+    """Every progress-update deadline that has passed gets its letter, once."""
+    from gateway.cases.queries import open_tasks_due
+
+    sent: list[int] = []
+    for task in open_tasks_due(session, PROGRESS_UPDATE, today):
+        case = task.case
+        referral = session.get(Referral, task.detail.get("referral_id"))
+        task.status = "done"
+        task.done_at = utcnow()
+        if referral is None or not referral.referrer_email:
+            continue
+        d = settings.deadlines
+        period = f"{d.progress_update_days} {'working ' if d.working_days else ''}days"
+        letter = letters.render(
+            "progress_update",
+            case.tag,
+            referrer_name=referral.referrer_name,
+            received=referral.received_on,
+            period=period,
+            la_name=settings.core.la_name,
+        )
+        outbox.queue(
+            session,
+            settings,
+            kind=letter.kind,
+            to=[referral.referrer_email],
+            subject=letter.subject,
+            body=letter.body,
+            case_id=case.id,
+        )
+        _timeline(session, case, "letter", "Progress update sent to the referrer", actor)
+        audit.record(
+            session,
+            actor=actor,
+            action="letter.progress_update",
+            entity="case",
+            entity_id=case.id,
+            detail={"task_id": task.id},
+        )
+        sent.append(case.id)
+    return sent

@@ -1,0 +1,43 @@
+"""What every command needs: the settings, the engine and who is acting."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from gateway.db import session_scope
+from gateway.home import open_engine
+from gateway.settings import Settings, load_settings
+
+
+def settings() -> Settings:
+    return load_settings()
+
+
+def engine(s: Settings | None = None) -> Engine:
+    return open_engine(s or settings())
+
+
+def actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"
+
+
+@contextmanager
+def unit_of_work(s: Settings | None = None) -> Iterator[tuple[Settings, Session]]:
+    s = s or settings()
+    with session_scope(engine(s)) as session:
+        yield s, session
+
+
+def echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, default=str, ensure_ascii=False))

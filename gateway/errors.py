@@ -1,0 +1,25 @@
+"""The errors a person can act on, across the gateway; the CLI prints them in one line."""
+
+from __future__ import annotations
+
+from gateway.cases.inputs import InputError
+from gateway.cases.queries import NotFound
+from gateway.cases.workflow import WorkflowError
+from gateway.home import HomeError
+from gateway.settings import SettingsError
+from parsers.errors import ParseError
+
+
+class UserError(ValueError):
+    """Any other input a person must correct."""
+
+
+USER_ERRORS: tuple[type[Exception], ...] = (
+    UserError,
+    InputError,
+    NotFound,
+    WorkflowError,
+    HomeError,
+    SettingsError,
+    ParseError,
+)

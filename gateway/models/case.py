@@ -1,0 +1,92 @@
+"""The case (one per child), its tasks, its enquiry log and its timeline."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from gateway.db import Base, utcnow
+from gateway.models.child import Child
+from gateway.models.referral import Referral
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id"), index=True)
+    status: Mapped[str] = mapped_column(String(40), index=True)
+    outcome: Mapped[str | None] = mapped_column(String(60))
+    outcome_detail: Mapped[dict[str, Any] | None] = mapped_column()
+    # Escalations that do not close the case: social_care, police, vemt -> {"since": ..}
+    escalations: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    opened_on: Mapped[date]
+    closed_at: Mapped[datetime | None]
+    closed_by: Mapped[str | None] = mapped_column(String(100))
+    signed_off_by: Mapped[str | None] = mapped_column(String(100))
+    enquiries_complete_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    child: Mapped[Child] = relationship(lazy="joined")
+    referrals: Mapped[list[Referral]] = relationship(back_populates="case", order_by="Referral.id")
+    tasks: Mapped[list[Task]] = relationship(back_populates="case", order_by="Task.id")
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+    @property
+    def tag(self) -> str:
+        """The reference that goes in letters' subjects: never a child's name."""
+        return f"CME-{self.id}"
+
+
+class Task(Base):
+    """Something to do by a date: chase gaps, send a progress update, review."""
+
+    __tablename__ = "tasks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    due: Mapped[date]
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None]
+
+    case: Mapped[Case] = relationship(back_populates="tasks")
+
+    __table_args__ = (Index("ix_tasks_status_due", "status", "due"),)
+
+
+class EnquiryLogEntry(Base):
+    """One contact with an agency or person: who, when, how, outcome."""
+
+    __tablename__ = "enquiry_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    agency: Mapped[str] = mapped_column(String(60))
+    contact: Mapped[str | None] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(String(30))
+    at: Mapped[datetime]
+    outcome: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(100))
+
+
+class TimelineEntry(Base):
+    """What happened on a case, in order: referrals, replies, letters, decisions."""
+
+    __tablename__ = "timeline_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(40))
+    summary: Mapped[str] = mapped_column(Text)
+    ref: Mapped[str | None] = mapped_column(String(100))
+    actor: Mapped[str] = mapped_column(String(100))

@@ -1,0 +1,327 @@
+"""Typed, frozen settings: config/default.toml, then CME_CONFIG, then CME_* variables."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config" / "default.toml"
+
+
+class SettingsError(ValueError):
+    """A configuration value that cannot be used; the message names the key and the fix."""
+
+
+@dataclass(frozen=True)
+class Core:
+    home: Path
+    database_url: str
+    la_code: str
+    la_name: str
+    mode: str
+    inbox_addresses: tuple[str, ...]
+    officer_email: str
+    timezone: str
+    log_level: str
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    progress_update_days: int
+    working_days: bool
+    bank_holiday_division: str
+    further_enquiries_days: int
+
+
+@dataclass(frozen=True)
+class Workflow:
+    file: str
+
+
+@dataclass(frozen=True)
+class Jobs:
+    poll_seconds: float
+    max_attempts: int
+    lease_seconds: int
+
+
+@dataclass(frozen=True)
+class Outbox:
+    from_address: str
+    max_attempts: int
+    backoff_seconds: int
+    backoff_max_seconds: int
+
+
+@dataclass(frozen=True)
+class Smtp:
+    host: str
+    port: int
+    max_message_size: int
+    require_starttls: bool
+    tls_cert: str
+    tls_key: str
+    auth_required: bool
+    auth_users_file: str
+    max_connections_per_peer: int
+    max_messages_per_minute_per_peer: int
+    relay: str
+    relay_starttls: bool
+    relay_user: str
+    relay_password: str
+
+
+@dataclass(frozen=True)
+class Imap:
+    enabled: bool
+    host: str
+    port: int
+    ssl: bool
+    user: str
+    password: str
+    oauth2_token: str
+    folder: str
+    processed_folder: str
+    quarantine_folder: str
+    idle: bool
+    poll_seconds: float
+
+
+@dataclass(frozen=True)
+class Web:
+    host: str
+    port: int
+    session_idle_minutes: int
+    https: bool
+
+
+@dataclass(frozen=True)
+class Matching:
+    upper_threshold: float
+    lower_threshold: float
+
+
+@dataclass(frozen=True)
+class LostPupil:
+    retention_days: int
+    max_upload_bytes: int
+
+
+@dataclass(frozen=True)
+class Exchange:
+    time_window_seconds: int
+    retry_base_seconds: int
+    retry_max_seconds: int
+    max_attempts: int
+    monitoring_interval_days: int
+    cert_expiry_warning_days: int
+    partners_file: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    core: Core
+    deadlines: Deadlines
+    workflow: Workflow
+    jobs: Jobs
+    outbox: Outbox
+    smtp: Smtp
+    imap: Imap
+    web: Web
+    matching: Matching
+    lost_pupil: LostPupil
+    exchange: Exchange
+    sources: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def home(self) -> Path:
+        return self.core.home
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.core.home / "keys"
+
+    @property
+    def production(self) -> bool:
+        return self.core.mode == "production"
+
+
+_SECTIONS: dict[str, type] = {
+    f.name: typing.get_type_hints(Settings)[f.name]
+    for f in dataclasses.fields(Settings)
+    if f.name != "sources"
+}
+
+
+def _env_name(section: str, key: str) -> str:
+    return f"CME_{key.upper()}" if section == "core" else f"CME_{section.upper()}_{key.upper()}"
+
+
+def _coerce(value: Any, kind: Any, where: str) -> Any:
+    """Turn a TOML value or an environment string into the field's type, or say why not."""
+    origin = typing.get_origin(kind)
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in {"1", "true", "yes", "on"}:
+            return True
+        if isinstance(value, str) and value.strip().lower() in {"0", "false", "no", "off", ""}:
+            return False
+        raise SettingsError(f"{where} must be true or false, not {value!r}")
+    if kind is int:
+        if isinstance(value, bool):
+            raise SettingsError(f"{where} must be a whole number, not {value!r}")
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise SettingsError(f"{where} must be a whole number, not {value!r}") from None
+    if kind is float:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise SettingsError(f"{where} must be a number, not {value!r}") from None
+    if kind is str:
+        if not isinstance(value, str):
+            raise SettingsError(f"{where} must be text, not {value!r}")
+        return value
+    if kind is Path:
+        if not isinstance(value, str) or not value:
+            raise SettingsError(f"{where} must be a folder path")
+        return Path(value).expanduser().resolve()
+    if origin is tuple:
+        if isinstance(value, str):
+            items = [part.strip() for part in value.split(",") if part.strip()]
+        elif isinstance(value, list):
+            items = value
+        else:
+            raise SettingsError(f"{where} must be a list (comma-separated in the environment)")
+        return tuple(_coerce(item, str, where) for item in items)
+    if isinstance(kind, types.UnionType):  # pragma: no cover - no optional keys yet
+        return value
+    raise SettingsError(f"{where}: unsupported setting type {kind!r}")
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise SettingsError(f"config file {path} does not exist (CME_CONFIG)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _merge(base: dict[str, dict[str, Any]], extra: dict[str, Any], source: str) -> None:
+    for section, values in extra.items():
+        if section not in _SECTIONS:
+            raise SettingsError(f"{source}: unknown section [{section}]")
+        if not isinstance(values, dict):
+            raise SettingsError(f"{source}: [{section}] must be a table")
+        for key, value in values.items():
+            if key not in base[section]:
+                raise SettingsError(f"{source}: unknown key {section}.{key}")
+            base[section][key] = value
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings, failing fast with a message that names the bad key."""
+    env = os.environ if env is None else env
+    raw = _read_toml(DEFAULT_FILE)
+    sources = [str(DEFAULT_FILE)]
+    if env.get("CME_CONFIG"):
+        path = Path(env["CME_CONFIG"])
+        _merge(raw, _read_toml(path), str(path))
+        sources.append(str(path))
+
+    known_env = {"CME_CONFIG"}
+    for section, keys in raw.items():
+        for key in keys:
+            name = _env_name(section, key)
+            known_env.add(name)
+            if name in env:
+                raw[section][key] = env[name]
+                sources.append(name)
+    unknown = sorted(
+        k
+        for k in env
+        if k.startswith("CME_") and k not in known_env and not k.startswith("CME_TEST_")
+    )
+    if unknown:
+        raise SettingsError(
+            f"unknown setting {unknown[0]} in the environment; remove it or fix the name"
+        )
+
+    built: dict[str, Any] = {}
+    for section, cls in _SECTIONS.items():
+        hints = typing.get_type_hints(cls)
+        values = raw.get(section, {})
+        missing = [f.name for f in dataclasses.fields(cls) if f.name not in values]
+        if missing:
+            raise SettingsError(f"config/default.toml lacks {section}.{missing[0]}")
+        built[section] = cls(
+            **{
+                f.name: _coerce(values[f.name], hints[f.name], f"{section}.{f.name}")
+                for f in dataclasses.fields(cls)
+            }
+        )
+    settings = Settings(**built, sources=tuple(sources))
+    _validate(settings)
+    return settings
+
+
+def database_url(settings: Settings) -> str:
+    """The configured URL, or the embedded SQLite database in the data home."""
+    return settings.core.database_url or f"sqlite:///{settings.core.home / 'cme.db'}"
+
+
+def _validate(s: Settings) -> None:
+    if s.core.mode not in {"development", "production"}:
+        raise SettingsError("core.mode must be 'development' or 'production'")
+    if not (len(s.core.la_code) == 3 and s.core.la_code.isdigit()):
+        raise SettingsError(f"core.la_code must be a 3-digit LA code, not {s.core.la_code!r}")
+    if s.core.database_url:
+        try:
+            url = make_url(s.core.database_url)
+        except ArgumentError:
+            raise SettingsError(
+                "CME_DATABASE_URL is not a database URL; expected e.g. "
+                "sqlite:///var/cme.db or postgresql+psycopg://user@host/db"
+            ) from None
+        if url.get_backend_name() not in {"sqlite", "postgresql"}:
+            raise SettingsError("CME_DATABASE_URL must be an sqlite or postgresql URL")
+    for port, name in (
+        (s.smtp.port, "smtp.port"),
+        (s.web.port, "web.port"),
+        (s.imap.port, "imap.port"),
+    ):
+        if not 0 <= port <= 65535:
+            raise SettingsError(f"{name} must be between 0 and 65535")
+    if s.deadlines.progress_update_days < 1:
+        raise SettingsError("deadlines.progress_update_days must be at least 1")
+    if not 0 <= s.matching.lower_threshold <= s.matching.upper_threshold <= 1:
+        raise SettingsError("matching thresholds must satisfy 0 <= lower <= upper <= 1")
+    if s.smtp.relay and ":" not in s.smtp.relay:
+        raise SettingsError("smtp.relay (CME_SMTP_RELAY) must be HOST:PORT")
+    if s.smtp.require_starttls and not (s.smtp.tls_cert and s.smtp.tls_key):
+        raise SettingsError("smtp.require_starttls needs smtp.tls_cert and smtp.tls_key")
+    if s.production:
+        if s.smtp.relay_user and not s.smtp.relay_password:
+            raise SettingsError(
+                "production mode: smtp.relay_password (CME_SMTP_RELAY_PASSWORD) is missing"
+            )
+        if s.imap.enabled and not (s.imap.password or s.imap.oauth2_token):
+            raise SettingsError("production mode: imap.password or imap.oauth2_token is missing")
+        if not s.web.https:
+            raise SettingsError(
+                "production mode: web.https must be true (serve the console over TLS)"
+            )

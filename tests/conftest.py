@@ -133,11 +133,10 @@ class CliCall:
     def __init__(self) -> None:
         self.runner = CliRunner()
 
-    def __call__(self, *args: Any, input: str | None = None) -> Result:  # noqa: A002
+    def __call__(self, *args: Any, input: str | None = None) -> Result:
         from gateway.cli.main import cli
 
-        return self.runner.invoke(cli, [str(a) for a in args], input=input,
-                                  catch_exceptions=False)
+        return self.runner.invoke(cli, [str(a) for a in args], input=input, catch_exceptions=False)
 
 
 @pytest.fixture

@@ -49,9 +49,19 @@ class Cluster:
 
     def stop(self) -> None:
         subprocess.run(
-            _as_postgres([str(self.bindir / "pg_ctl"), "-D", str(self.folder / "data"),
-                          "-m", "immediate", "stop"]),
-            capture_output=True, check=False, timeout=60,
+            _as_postgres(
+                [
+                    str(self.bindir / "pg_ctl"),
+                    "-D",
+                    str(self.folder / "data"),
+                    "-m",
+                    "immediate",
+                    "stop",
+                ]
+            ),
+            capture_output=True,
+            check=False,
+            timeout=60,
         )
         shutil.rmtree(self.folder, ignore_errors=True)
 
@@ -63,24 +73,58 @@ class Unavailable(RuntimeError):
 def start_cluster() -> Cluster:
     bindir = _bindir()
     if bindir is None:
-        raise Unavailable("PostgreSQL is not installed (make test installs the 'postgresql' "
-                          "Debian package; run scripts/install-deps.sh)")
+        raise Unavailable(
+            "PostgreSQL is not installed (make test installs the 'postgresql' "
+            "Debian package; run scripts/install-deps.sh)"
+        )
     folder = Path(tempfile.mkdtemp(prefix="cme-pg-"))
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres", "postgres")
     data = folder / "data"
     subprocess.run(
-        _as_postgres([str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-                      "-E", "UTF8", "--no-sync", "--locale=C"]),
-        capture_output=True, check=True, timeout=120,
+        _as_postgres(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "--locale=C",
+            ]
+        ),
+        capture_output=True,
+        check=True,
+        timeout=120,
     )
     port = free_port()
-    opts = (f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+    opts = (
+        f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
+        "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+    )
     subprocess.run(
-        _as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l",
-                      str(folder / "log"), "-w", "-t", "60", "start"]),
-        capture_output=True, check=True, timeout=90,
+        _as_postgres(
+            [
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                opts,
+                "-l",
+                str(folder / "log"),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ]
+        ),
+        capture_output=True,
+        check=True,
+        timeout=90,
     )
     cluster = Cluster(folder, port, bindir)
     deadline = time.monotonic() + 30

@@ -1,0 +1,52 @@
+# The project's vocabulary: make run, make test, make lint, make bench, make soak.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+ASSETS := web/static/govuk/app.css
+PYTEST_ARGS ?=
+
+.PHONY: run test lint format bench soak venv assets deps clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  (echo "CME Gateway needs Python 3.11 or newer" && exit 1)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+$(ASSETS): package.json scripts/assets.sh $(wildcard web/assets/*)
+	bash scripts/assets.sh
+
+assets: $(ASSETS)
+
+deps:
+	bash scripts/install-deps.sh
+
+run: venv assets
+	$(BIN)/cme init
+	exec $(BIN)/cme run
+
+test: venv deps assets
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: venv deps assets
+	$(BIN)/python -m bench
+
+soak: venv deps
+	$(BIN)/python -m bench.soak
+
+clean:
+	rm -rf $(VENV) node_modules web/static/govuk .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Install the Debian packages the test suite runs for real: PostgreSQL, Dovecot, swaks,
+# openssl, headless Chromium. Idempotent: installs only what is missing.
+set -euo pipefail
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "$1" ]; }
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+have dovecot || [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
+have swaks || need+=(swaks)
+have openssl || need+=(openssl)
+have chromium || need+=(chromium)
+have chromedriver || need+=(chromium-driver fonts-liberation)
+have runuser || need+=(util-linux)
+have setpriv || need+=(util-linux)
+have npm || need+=(npm)
+
+if [ ${#need[@]} -eq 0 ]; then
+    exit 0
+fi
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+echo "install-deps: installing ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# The packages' own services are not wanted: the tests start throwaway instances.
+$SUDO service postgresql stop >/dev/null 2>&1 || true
+$SUDO service dovecot stop >/dev/null 2>&1 || true

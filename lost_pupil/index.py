@@ -1,0 +1,133 @@
+"""The pupil index: normalised names, blocking keys and bulk insertion of CTF pupils."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+import jellyfish
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from lost_pupil.models import KeyKind, LostPupil, PupilKey, PupilStatus
+from parsers.ctf import CtfHeader, CtfPupil
+
+_KEEP = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ -")
+
+
+def normalise_name(raw: str | None) -> str:
+    """'Zoë O'Neil-Smith ' -> 'ZOE ONEIL-SMITH': accents off, letters, spaces, hyphens."""
+    if not raw:
+        return ""
+    folded = unicodedata.normalize("NFKD", raw).encode("ascii", "ignore").decode().upper()
+    kept = "".join(ch for ch in folded if ch in _KEEP)
+    return " ".join(kept.split())
+
+
+def name_parts(norm: str) -> list[str]:
+    """A name and, for hyphenated or double names, each part: 'SMITH-JONES' -> 3 forms."""
+    if not norm:
+        return []
+    whole = norm.replace("-", "").replace(" ", "")
+    parts = [p for p in norm.replace("-", " ").split() if p]
+    return [whole, *(p for p in parts if p != whole)] if len(parts) > 1 else [whole]
+
+
+def phonetic(norm_part: str) -> str:
+    return jellyfish.metaphone(norm_part)[:8] or norm_part[:4]
+
+
+def swap_day_month(d: date) -> date | None:
+    """The date with day and month exchanged, when that is a different real date."""
+    if d.day == d.month or d.day > 12:
+        return None
+    return date(d.year, d.day, d.month)
+
+
+def name_keys(surnames: Iterable[str], forenames: Iterable[str]) -> set[tuple[str, str]]:
+    """Blocking keys for every (surname, forename) a child is known by, both ways round."""
+    snames = {p for s in surnames for p in name_parts(s)}
+    fnames = {p for f in forenames for p in name_parts(f)}
+    keys: set[tuple[str, str]] = set()
+    for s in snames:
+        for f in fnames:
+            keys.add((KeyKind.SURNAME.value, f"{phonetic(s)}:{f[0]}"))
+            keys.add((KeyKind.FORENAME.value, f"{phonetic(f)}:{s[0]}"))
+    return keys
+
+
+def pupil_row(pupil: CtfPupil, header: CtfHeader, file_id: int) -> dict[str, Any]:
+    """The index row for one pupil (no key rows: those need the row's id)."""
+    last = pupil.last_school
+    others: list[dict[str, str]] = []
+    if pupil.preferred_surname or pupil.preferred_forename:
+        others.append(
+            {
+                "kind": "preferred",
+                "surname": normalise_name(pupil.preferred_surname),
+                "forename": normalise_name(pupil.preferred_forename),
+            }
+        )
+    for s in pupil.former_surnames:
+        others.append({"kind": "former", "surname": normalise_name(s), "forename": ""})
+    for f in pupil.former_forenames:
+        others.append({"kind": "former", "surname": "", "forename": normalise_name(f)})
+    return {
+        "file_id": file_id,
+        "position": pupil.position,
+        "upn": pupil.upn,
+        "upn_valid": bool(pupil.upn_check and pupil.upn_check.valid),
+        "surname": pupil.surname,
+        "forename": pupil.forename,
+        "surname_norm": normalise_name(pupil.surname),
+        "forename_norm": normalise_name(pupil.forename),
+        "middle_names": pupil.middle_names,
+        "other_names": others,
+        "former_upns": list(pupil.former_upns),
+        "dob": pupil.dob,
+        "sex": pupil.sex,
+        "postcode": pupil.address.postcode if pupil.address else None,
+        "source_laestab": header.source.laestab,
+        "leaving_date": last.leaving_date if last else None,
+        "removal_grounds": last.removal_grounds if last else None,
+        "dest_kind": header.dest_kind.value,
+        "status": PupilStatus.OPEN.value,
+        "problems": [p.message for p in pupil.problems],
+    }
+
+
+def row_keys(row: dict[str, Any]) -> set[tuple[str, str]]:
+    """Every blocking key of an index row (UPNs and phonetic name keys)."""
+    keys: set[tuple[str, str]] = set()
+    for upn in (row["upn"], *row["former_upns"]):
+        if upn:
+            keys.add((KeyKind.UPN.value, upn))
+    surnames = [row["surname_norm"]]
+    forenames = [row["forename_norm"]]
+    for other in row["other_names"]:
+        if other["surname"]:
+            surnames.append(other["surname"])
+        if other["forename"]:
+            forenames.append(other["forename"])
+    keys |= name_keys([s for s in surnames if s], [f for f in forenames if f])
+    return keys
+
+
+def insert_rows(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Bulk insert index rows and their keys; returns the new ids in order."""
+    if not rows:
+        return []
+    result = session.execute(
+        insert(LostPupil).returning(LostPupil.id, sort_by_parameter_order=True), rows
+    )
+    ids = [r[0] for r in result]
+    key_rows = [
+        {"kind": kind, "key": key, "pupil_id": pid}
+        for pid, row in zip(ids, rows, strict=True)
+        for kind, key in row_keys(row)
+    ]
+    if key_rows:
+        session.execute(insert(PupilKey), key_rows)
+    return ids

@@ -1,0 +1,134 @@
+"""Import one CTF: refuse it whole or store it encrypted and index every pupil."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lost_pupil.db import utcnow
+from lost_pupil.errors import LostPupilError
+from lost_pupil.index import insert_rows, pupil_row
+from lost_pupil.models import CtfFileRecord
+from lost_pupil.store import FileStore
+from parsers.ctf import CHUNK_BYTES, MAX_CTF_BYTES, CtfReader
+from parsers.errors import ParseError
+
+BATCH = 2000
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    file_id: int
+    sha256: str
+    pupils: int
+    duplicate: bool
+    dest_kind: str
+    source_laestab: str
+    #: Pupils indexed with something missing or invalid: (position, messages).
+    pupil_problems: tuple[tuple[int, tuple[str, ...]], ...] = ()
+
+
+def _hash(fh: BinaryIO, max_bytes: int) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    while chunk := fh.read(CHUNK_BYTES):
+        size += len(chunk)
+        if size > max_bytes:
+            raise ParseError(
+                f"the file is over the limit of {max_bytes} bytes; split it into smaller CTFs"
+            )
+        digest.update(chunk)
+    return digest.hexdigest(), size
+
+
+def import_ctf(
+    session: Session,
+    store: FileStore,
+    fh: BinaryIO,
+    *,
+    uploader: str,
+    retention_days: int,
+    original_name: str | None = None,
+    max_bytes: int = MAX_CTF_BYTES,
+    now: datetime | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ImportResult:
+    """Store and index a CTF read from a seekable binary file, in the caller's transaction.
+
+    A file that is not a readable CTF raises ParseError and leaves nothing behind: the
+    encrypted copy is discarded and no row is flushed that the caller would commit. The
+    same file uploaded twice is stored and indexed once (duplicate=True the second time).
+    """
+    now = now or utcnow()
+    sha, size = _hash(fh, max_bytes)
+    existing = session.execute(
+        select(CtfFileRecord).where(CtfFileRecord.sha256 == sha)
+    ).scalar_one_or_none()
+    if existing is not None and existing.disposed_at is None:
+        return ImportResult(
+            existing.id,
+            sha,
+            existing.pupil_count,
+            True,
+            existing.dest_kind,
+            existing.source_laestab,
+        )
+    fh.seek(0)
+    pending = store.begin()
+
+    def tee() -> Iterator[bytes]:
+        while chunk := fh.read(CHUNK_BYTES):
+            pending.write(chunk)
+            if progress:
+                progress(len(chunk))
+            yield chunk
+
+    savepoint = session.begin_nested()
+    try:
+        reader = CtfReader(tee(), max_bytes=max_bytes, detail=False)
+        header = reader.header
+        record = existing or CtfFileRecord(sha256=sha)
+        record.size = size
+        record.original_name = original_name
+        record.uploader = uploader
+        record.uploaded_at = now
+        record.source_laestab = header.source.laestab
+        record.dest_code = header.dest.laestab
+        record.dest_kind = header.dest_kind.value
+        record.ctf_version = header.version
+        record.document_qualifier = header.document_qualifier
+        record.expires_at = now + timedelta(days=retention_days)
+        record.disposed_at = None
+        record.pupil_count = 0
+        session.add(record)
+        session.flush()
+        problems: list[tuple[int, tuple[str, ...]]] = []
+        batch = []
+        count = 0
+        for pupil in reader.pupils():
+            count += 1
+            batch.append(pupil_row(pupil, header, record.id))
+            if pupil.problems:
+                problems.append((pupil.position, tuple(p.message for p in pupil.problems)))
+            if len(batch) >= BATCH:
+                insert_rows(session, batch)
+                batch = []
+        insert_rows(session, batch)
+        if pending.sha256 != sha:
+            raise LostPupilError("the file changed while it was being read; upload it again")
+        record.pupil_count = count
+        session.flush()
+        pending.commit()
+    except BaseException:
+        pending.discard()
+        savepoint.rollback()
+        raise
+    savepoint.commit()
+    return ImportResult(
+        record.id, sha, count, False, record.dest_kind, record.source_laestab, tuple(problems)
+    )

@@ -1,0 +1,599 @@
+"""Streaming Common Transfer File reader: chunks of bytes in, a header and pupils out."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from lxml import etree
+
+from parsers.errors import ParseError
+from parsers.identifiers import UpnCheck, check_upn, normalise_postcode
+
+#: Versions this reader was written against; older ones lack fields we rely on.
+MIN_VERSION = 17
+MAX_VERSION = 26
+#: A region's batch of CTFs can be large, but a file beyond this is a mistake or an attack.
+MAX_CTF_BYTES = 512 * 1024 * 1024
+CHUNK_BYTES = 256 * 1024
+
+LOST_CODES = frozenset({"XXXXXXX", "XXX", "XXXX"})
+OUT_OF_S2S_CODES = frozenset({"MMMMMMM", "MMM", "MMMM"})
+SEXES = frozenset({"M", "F", "U", "W", "9"})
+# A DOCTYPE may only stand in the prolog; once the root element has opened it cannot appear.
+_DANGEROUS = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+class DestinationKind(StrEnum):
+    LOST = "lost"
+    OUT_OF_S2S = "out_of_s2s"
+    SCHOOL = "school"
+
+
+class ProblemKind(StrEnum):
+    MISSING = "missing"
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True)
+class PupilProblem:
+    """One thing a pupil record lacks or gets wrong, for the school to put right."""
+
+    field: str
+    kind: ProblemKind
+    message: str
+
+
+@dataclass(frozen=True)
+class CtfSchool:
+    lea: str
+    estab: str
+    urn: str | None = None
+    name: str | None = None
+    academic_year: str | None = None
+
+    @property
+    def laestab(self) -> str:
+        return f"{self.lea}{self.estab}"
+
+
+@dataclass(frozen=True)
+class CtfHeader:
+    document_name: str | None
+    version: str
+    version_major: int
+    date_time: str | None
+    document_qualifier: str | None
+    data_qualifier: str | None
+    data_descriptor: str | None
+    supplier_id: str | None
+    source: CtfSchool
+    dest: CtfSchool
+    notes: tuple[str, ...] = ()
+
+    @property
+    def dest_kind(self) -> DestinationKind:
+        return destination_kind(self.dest.laestab)
+
+    @property
+    def partial(self) -> bool:
+        return (self.document_qualifier or "").lower() == "partial"
+
+
+@dataclass(frozen=True)
+class CtfAddress:
+    style: str  # "bs7666" or "lines"
+    lines: tuple[str, ...]
+    postcode_raw: str | None
+    postcode: str | None
+    county: str | None = None
+    country: str | None = None
+    uprn: str | None = None
+
+
+@dataclass(frozen=True)
+class CtfPhone:
+    kind: str | None
+    number: str
+
+
+@dataclass(frozen=True)
+class CtfContact:
+    order: int | None
+    title: str | None
+    surname: str | None
+    forename: str | None
+    relationship: str | None
+    responsibility: bool | None
+    address: CtfAddress | None
+    address_as_pupil: bool
+    phones: tuple[CtfPhone, ...] = ()
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class CtfSchoolSpell:
+    lea: str | None
+    estab: str | None
+    name: str | None
+    entry_date: date | None
+    leaving_date: date | None
+    leaving_reason: str | None
+    removal_grounds: str | None
+
+
+@dataclass(frozen=True)
+class CtfPupil:
+    position: int
+    upn: str | None
+    upn_check: UpnCheck | None
+    surname: str | None
+    forename: str | None
+    dob: date | None
+    sex: str | None
+    uln: str | None = None
+    uci: str | None = None
+    middle_names: str | None = None
+    preferred_surname: str | None = None
+    preferred_forename: str | None = None
+    former_surnames: tuple[str, ...] = ()
+    former_forenames: tuple[str, ...] = ()
+    former_upns: tuple[str, ...] = ()
+    nc_year: str | None = None
+    address: CtfAddress | None = None
+    phones: tuple[CtfPhone, ...] = ()
+    email: str | None = None
+    contacts: tuple[CtfContact, ...] = ()
+    school_history: tuple[CtfSchoolSpell, ...] = ()
+    problems: tuple[PupilProblem, ...] = field(default_factory=tuple)
+    #: False when read for the index only: contacts, phones, address lines were skipped.
+    detail: bool = True
+
+    @property
+    def last_school(self) -> CtfSchoolSpell | None:
+        """The spell with the latest leaving (or entry) date: where the pupil left from."""
+        if not self.school_history:
+            return None
+        return max(
+            self.school_history,
+            key=lambda s: (s.leaving_date or date.max, s.entry_date or date.min),
+        )
+
+
+@dataclass(frozen=True)
+class CtfFile:
+    header: CtfHeader
+    pupils: tuple[CtfPupil, ...]
+
+
+def destination_kind(laestab: str) -> DestinationKind:
+    code = laestab.strip().upper()
+    if code in LOST_CODES or set(code) == {"X"}:
+        return DestinationKind.LOST
+    if code in OUT_OF_S2S_CODES or set(code) == {"M"}:
+        return DestinationKind.OUT_OF_S2S
+    return DestinationKind.SCHOOL
+
+
+def _text(el: Any) -> str | None:
+    if el is None:
+        return None
+    value = (el.text or "").strip()
+    return value or None
+
+
+def _children(el: Any) -> dict[str, Any]:
+    """First child of each tag name (CTF repeats only in known list elements)."""
+    out: dict[str, Any] = {}
+    for child in el:
+        # Comments and PIs are removed by the parser, so every tag here is a string.
+        out.setdefault(child.tag, child)
+    return out
+
+
+def _date(raw: str | None) -> date | None:
+    if raw is None:
+        return None
+    try:
+        return date.fromisoformat(raw[:10])
+    except ValueError:
+        return None
+
+
+def _school(el: Any, where: str) -> CtfSchool:
+    if el is None:
+        raise ParseError(f"the CTF header has no {where}; the file cannot be attributed")
+    kids = _children(el)
+    lea, estab = _text(kids.get("LEA")), _text(kids.get("Estab"))
+    if not lea or not estab:
+        raise ParseError(f"the CTF header's {where} lacks its LEA or Estab code")
+    return CtfSchool(
+        lea=lea,
+        estab=estab,
+        urn=_text(kids.get("URN")),
+        name=_text(kids.get("SchoolName")),
+        academic_year=_text(kids.get("AcademicYear")),
+    )
+
+
+def parse_header(el: Any) -> CtfHeader:
+    kids = _children(el)
+    raw_version = _text(kids.get("CTFversion"))
+    if raw_version is None:
+        raise ParseError("the CTF header has no CTFversion; this does not look like a CTF")
+    match = re.match(r"^(\d+)(?:\.\d+)?$", raw_version)
+    if not match:
+        raise ParseError(f"the CTF version {raw_version!r} is not a version number like '25.0'")
+    major = int(match.group(1))
+    notes: list[str] = []
+    if major < MIN_VERSION:
+        raise ParseError(
+            f"CTF version {raw_version} is older than this reader supports "
+            f"({MIN_VERSION} onwards); ask the school to export a current CTF"
+        )
+    if major > MAX_VERSION:
+        # Newer versions add fields; the ones we read have stayed put for years.
+        notes.append(
+            f"CTF version {raw_version} is newer than {MAX_VERSION}; read as {MAX_VERSION}"
+        )
+    return CtfHeader(
+        document_name=_text(kids.get("DocumentName")),
+        version=raw_version,
+        version_major=major,
+        date_time=_text(kids.get("DateTime")),
+        document_qualifier=_text(kids.get("DocumentQualifier")),
+        data_qualifier=_text(kids.get("DataQualifier")),
+        data_descriptor=_text(kids.get("DataDescriptor")),
+        supplier_id=_text(kids.get("SupplierID")),
+        source=_school(kids.get("SourceSchool"), "SourceSchool"),
+        dest=_school(kids.get("DestSchool"), "DestSchool"),
+        notes=tuple(notes),
+    )
+
+
+def _address(el: Any, *, detail: bool = True) -> CtfAddress | None:
+    if el is None:
+        return None
+    kids = _children(el)
+    if not detail:
+        raw = _text(kids.get("PostCode"))
+        return CtfAddress(style="", lines=(), postcode_raw=raw, postcode=normalise_postcode(raw))
+    bs = kids.get("BS7666Address")
+    lines: list[str] = []
+    uprn = None
+    style = "lines"
+    if bs is not None:
+        style = "bs7666"
+        b = _children(bs)
+        saon, paon, street = (_text(b.get(t)) for t in ("SAON", "PAON", "Street"))
+        if saon:
+            lines.append(saon)
+        first = " ".join(p for p in (paon, street) if p)
+        if first:
+            lines.append(first)
+        for tag in ("Locality", "Town", "AdministrativeArea", "PostTown"):
+            value = _text(b.get(tag))
+            if value and value not in lines:
+                lines.append(value)
+        uprn = _text(b.get("UniquePropertyReferenceNumber"))
+    else:
+        al = kids.get("AddressLines")
+        if al is not None:
+            a = _children(al)
+            for n in range(1, 6):
+                value = _text(a.get(f"AddressLine{n}"))
+                if value:
+                    lines.append(value)
+    raw_pc = _text(kids.get("PostCode"))
+    return CtfAddress(
+        style=style,
+        lines=tuple(lines),
+        postcode_raw=raw_pc,
+        postcode=normalise_postcode(raw_pc),
+        county=_text(kids.get("County")),
+        country=_text(kids.get("Country")),
+        uprn=uprn,
+    )
+
+
+def _phones(el: Any) -> tuple[CtfPhone, ...]:
+    if el is None:
+        return ()
+    out = []
+    for phone in el.iterchildren("Phone"):
+        k = _children(phone)
+        number = _text(k.get("PhoneNo"))
+        if number:
+            out.append(CtfPhone(kind=_text(k.get("TelephoneType")), number=number))
+    return tuple(out)
+
+
+def _contacts(el: Any) -> tuple[CtfContact, ...]:
+    if el is None:
+        return ()
+    out = []
+    for contact in el.iterchildren("Contact"):
+        k = _children(contact)
+        order = _text(k.get("Order"))
+        resp = _text(k.get("Responsibility"))
+        out.append(
+            CtfContact(
+                order=int(order) if order and order.isdigit() else None,
+                title=_text(k.get("Title")),
+                surname=_text(k.get("Surname")),
+                forename=_text(k.get("Forename")),
+                relationship=_text(k.get("Relationship")),
+                responsibility=None if resp is None else resp.lower() in {"true", "1", "y"},
+                address=_address(k.get("Address")),
+                address_as_pupil=(_text(k.get("AddressAsPupil")) or "").lower() in {"true", "1"},
+                phones=_phones(k.get("Phones")),
+                email=_text(k.get("Email")),
+            )
+        )
+    return tuple(out)
+
+
+def _history(el: Any) -> tuple[CtfSchoolSpell, ...]:
+    if el is None:
+        return ()
+    out = []
+    for school in el.iterchildren("School"):
+        k = _children(school)
+        out.append(
+            CtfSchoolSpell(
+                lea=_text(k.get("LEA")),
+                estab=_text(k.get("Estab")),
+                name=_text(k.get("SchoolName")),
+                entry_date=_date(_text(k.get("EntryDate"))),
+                leaving_date=_date(_text(k.get("LeavingDate"))),
+                leaving_reason=_text(k.get("LeavingReason")),
+                removal_grounds=_text(k.get("RemovalGrounds")),
+            )
+        )
+    return tuple(out)
+
+
+def parse_pupil(el: Any, position: int, *, detail: bool = True) -> CtfPupil:
+    """One Pupil element into a record plus the list of what is missing or wrong.
+
+    With detail=False the contacts, phones and address lines are skipped: the index
+    needs none of them, and reading them is most of the cost of a big file.
+    """
+    kids = _children(el)
+    problems: list[PupilProblem] = []
+
+    def missing(name: str, what: str) -> None:
+        problems.append(PupilProblem(name, ProblemKind.MISSING, f"{what} is missing"))
+
+    def invalid(name: str, message: str) -> None:
+        problems.append(PupilProblem(name, ProblemKind.INVALID, message))
+
+    upn_raw = _text(kids.get("UPN"))
+    upn_check = check_upn(upn_raw) if upn_raw else None
+    if upn_check is None:
+        missing("UPN", "UPN")
+    elif not upn_check.valid:
+        invalid("UPN", f"UPN {upn_check.value}: " + "; ".join(upn_check.problems))
+    surname, forename = _text(kids.get("Surname")), _text(kids.get("Forename"))
+    if not surname:
+        missing("Surname", "surname")
+    if not forename:
+        missing("Forename", "forename")
+    dob_raw = _text(kids.get("DOB"))
+    dob = _date(dob_raw)
+    if dob_raw is None:
+        missing("DOB", "date of birth")
+    elif dob is None:
+        invalid("DOB", f"date of birth {dob_raw!r} is not a yyyy-mm-dd date")
+    sex_el = kids.get("Sex")
+    if sex_el is None:
+        sex_el = kids.get("Gender")
+    sex = (_text(sex_el) or "").upper() or None
+    if sex is None:
+        missing("Sex", "sex")
+    elif sex not in SEXES:
+        invalid("Sex", f"sex {sex!r} is not one of M, F, U, W, 9")
+        sex = None
+
+    basic = kids.get("BasicDetails")
+    former_upns: list[str] = []
+    former_surnames: list[str] = []
+    former_forenames: list[str] = []
+    preferred_surname = preferred_forename = middle = nc_year = None
+    if basic is not None:
+        for child in basic:
+            tag, value = child.tag, _text(child)
+            if not value:
+                continue
+            if tag == "PreferredSurname":
+                preferred_surname = value
+            elif tag == "PreferredForename":
+                preferred_forename = value
+            elif tag == "MiddleNames":
+                middle = value
+            elif tag == "NCyearActual":
+                nc_year = value
+            elif tag == "FormerUPN":
+                check = check_upn(value)
+                former_upns.append(check.value)
+                if not check.valid:
+                    invalid("FormerUPN", f"former UPN {check.value}: " + "; ".join(check.problems))
+            elif tag == "FormerSurname":
+                former_surnames.append(value)
+            elif tag == "FormerForename":
+                former_forenames.append(value)
+
+    address = _address(kids.get("Address"), detail=detail)
+    if address is None:
+        missing("Address", "address")
+    elif address.postcode_raw is None:
+        missing("PostCode", "postcode")
+    elif address.postcode is None:
+        invalid("PostCode", f"postcode {address.postcode_raw!r} is not a valid UK postcode")
+
+    history = _history(kids.get("SchoolHistory"))
+    return CtfPupil(
+        position=position,
+        upn=upn_check.value if upn_check else None,
+        upn_check=upn_check,
+        surname=surname,
+        forename=forename,
+        dob=dob,
+        sex=sex,
+        uln=_text(kids.get("UniqueLearnerNumber")),
+        uci=_text(kids.get("UCI")),
+        middle_names=middle,
+        preferred_surname=preferred_surname,
+        preferred_forename=preferred_forename,
+        former_surnames=tuple(former_surnames),
+        former_forenames=tuple(former_forenames),
+        former_upns=tuple(former_upns),
+        nc_year=nc_year,
+        address=address,
+        phones=_phones(kids.get("Phones")) if detail else (),
+        email=_text(kids.get("Email")),
+        contacts=_contacts(kids.get("Contacts")) if detail else (),
+        school_history=history,
+        problems=tuple(problems),
+        detail=detail,
+    )
+
+
+class CtfReader:
+    """Reads a CTF from chunks of bytes in bounded memory; pupils are yielded as read.
+
+    `header` is available once the Header element has been read (pulling chunks as
+    needed); `pupils()` yields the rest and raises ParseError on any defect, including
+    one found only at the end (a truncated file), so callers must not commit before the
+    iterator is exhausted.
+    """
+
+    def __init__(
+        self, chunks: Iterable[bytes], *, max_bytes: int = MAX_CTF_BYTES, detail: bool = True
+    ) -> None:
+        self._detail = detail
+        self._chunks = iter(chunks)
+        self._max = max_bytes
+        self._size = 0
+        self._prolog = b""
+        self._root_seen = False
+        self._parser = etree.XMLPullParser(
+            events=("end",),
+            tag=("Header", "Pupil"),
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            dtd_validation=False,
+            huge_tree=False,
+            remove_comments=True,
+            remove_pis=True,
+        )
+        self._header: CtfHeader | None = None
+        self._pending: list[CtfPupil] = []
+        self._count = 0
+        self._done = False
+
+    @property
+    def bytes_read(self) -> int:
+        return self._size
+
+    @property
+    def pupil_count(self) -> int:
+        return self._count
+
+    @property
+    def header(self) -> CtfHeader:
+        while self._header is None:
+            if not self._pump():
+                raise ParseError("the file ended before the CTF Header; it is not a CTF")
+        return self._header
+
+    def pupils(self) -> Iterator[CtfPupil]:
+        self.header  # noqa: B018  (pulls until the header is known)
+        while True:
+            while self._pending:
+                yield self._pending.pop(0)
+            if not self._pump():
+                break
+        if self._count == 0:
+            raise ParseError("the CTF holds no pupils; there is nothing to store")
+
+    def _feed_check(self, chunk: bytes) -> None:
+        self._size += len(chunk)
+        if self._size > self._max:
+            raise ParseError(
+                f"the file is over the limit of {self._max} bytes; split it into smaller CTFs"
+            )
+        if not self._root_seen:
+            # Keep a little of the previous chunk so a split "<!DOC|TYPE" is still seen.
+            window = self._prolog[-16:] + chunk
+            if _DANGEROUS.search(window):
+                raise ParseError(
+                    "the file declares a DOCTYPE or entities, which are refused for safety; "
+                    "export the CTF again without them"
+                )
+            self._prolog = window
+
+    def _pump(self) -> bool:
+        """Feed one chunk and handle its events; False when the input has ended."""
+        if self._done:
+            return False
+        chunk = next(self._chunks, None)
+        try:
+            if chunk is None:
+                self._done = True
+                if self._size == 0:
+                    raise ParseError("the file is empty; it is not a CTF")
+                root = self._parser.close()
+                self._check_root(root)
+            else:
+                self._feed_check(chunk)
+                self._parser.feed(chunk)
+            self._handle_events()
+        except etree.XMLSyntaxError as exc:
+            raise ParseError(f"the CTF is not well-formed XML: {exc.msg}") from None
+        return True
+
+    def _check_root(self, el: Any) -> None:
+        root = el.getroottree().getroot()
+        if root.tag != "CTfile":
+            raise ParseError(f"the root element is {root.tag!r}, not 'CTfile': this is not a CTF")
+
+    def _handle_events(self) -> None:
+        # Only Header and Pupil ends are reported (lxml filters the rest in C).
+        el: Any
+        for _event, el in self._parser.read_events():
+            if not self._root_seen:
+                self._root_seen = True
+                self._check_root(el)
+            parent = el.getparent()
+            if el.tag == "Header":
+                if parent is None or parent.getparent() is not None:
+                    continue
+                if self._header is not None:
+                    raise ParseError("the CTF has two Header elements")
+                self._header = parse_header(el)
+                continue
+            grand = None if parent is None else parent.getparent()
+            if grand is None or grand.getparent() is not None:
+                continue  # a Pupil element elsewhere than CTFpupilData is not a pupil
+            if self._header is None:
+                raise ParseError("a Pupil comes before the CTF Header; the file is malformed")
+            self._count += 1
+            self._pending.append(parse_pupil(el, self._count, detail=self._detail))
+            # Drop the pupil and every earlier sibling so memory stays flat.
+            el.clear()
+            while el.getprevious() is not None:
+                del parent[0]
+
+
+def parse_ctf(data: bytes, *, max_bytes: int = MAX_CTF_BYTES) -> CtfFile:
+    """A whole CTF held in memory (small files and tests); same checks as the stream."""
+    chunks = (data[i : i + CHUNK_BYTES] for i in range(0, len(data), CHUNK_BYTES))
+    reader = CtfReader(chunks, max_bytes=max_bytes)
+    header = reader.header
+    return CtfFile(header=header, pupils=tuple(reader.pupils()))

@@ -1,0 +1,1 @@
+"""The secure inter-authority exchange: keys, partners, S/MIME envelope, transports."""

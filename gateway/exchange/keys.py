@@ -1,0 +1,169 @@
+"""Our LA's exchange key and S/MIME certificate (RSA 3072), kept in $CME_HOME/keys/."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from gateway.exchange.errors import ExchangeError
+
+KEY_FILE = "exchange.key"
+CERT_FILE = "exchange.crt"
+CSR_FILE = "exchange.csr"
+KEY_BITS = 3072
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Our certificate and private key: what we sign and decrypt with."""
+
+    certificate: x509.Certificate
+    key: rsa.RSAPrivateKey
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.certificate)
+
+
+def fingerprint(cert: x509.Certificate) -> str:
+    """The SHA-256 fingerprint partners pin: lower-case hex, no separators."""
+    return cert.fingerprint(hashes.SHA256()).hex()
+
+
+def _name(la_code: str, la_name: str, email: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, f"CME exchange LA {la_code}"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, la_name),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, f"LA {la_code}"),
+            x509.NameAttribute(NameOID.EMAIL_ADDRESS, email),
+        ]
+    )
+
+
+def new_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
+
+
+def self_signed(
+    key: rsa.RSAPrivateKey,
+    *,
+    la_code: str,
+    la_name: str,
+    email: str,
+    not_before: datetime | None = None,
+    days: int = 825,
+) -> x509.Certificate:
+    """A self-signed S/MIME certificate (emailProtection) for one LA."""
+    start = not_before or datetime.now(UTC) - timedelta(minutes=5)
+    name = _name(la_code, la_name, email)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=True,
+                key_encipherment=True,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False
+        )
+        .add_extension(x509.SubjectAlternativeName([x509.RFC822Name(email)]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def init_keys(
+    keys_dir: Path, *, la_code: str, la_name: str, email: str, csr: bool = False, days: int = 825
+) -> Path:
+    """Make the key and a self-signed certificate (and a CSR if asked); never overwrite."""
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(keys_dir, 0o700)
+    key_path = keys_dir / KEY_FILE
+    if key_path.exists():
+        raise ExchangeError(
+            f"{key_path} already exists; the exchange key is not replaced automatically "
+            "(partners have pinned its certificate). Move it aside first to make a new one."
+        )
+    key = new_key()
+    _write_private(
+        key_path,
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    )
+    cert = self_signed(key, la_code=la_code, la_name=la_name, email=email, days=days)
+    (keys_dir / CERT_FILE).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    if csr:
+        request = (
+            x509.CertificateSigningRequestBuilder()
+            .subject_name(_name(la_code, la_name, email))
+            .add_extension(x509.SubjectAlternativeName([x509.RFC822Name(email)]), critical=False)
+            .sign(key, hashes.SHA256())
+        )
+        (keys_dir / CSR_FILE).write_bytes(request.public_bytes(serialization.Encoding.PEM))
+    return keys_dir / CERT_FILE
+
+
+def load_identity(keys_dir: Path) -> Identity:
+    """Our key and certificate, or an error saying to run `cme keys init`."""
+    try:
+        key_pem = (keys_dir / KEY_FILE).read_bytes()
+        cert_pem = (keys_dir / CERT_FILE).read_bytes()
+    except FileNotFoundError:
+        raise ExchangeError(f"no exchange key in {keys_dir}; run `cme keys init` first") from None
+    key = serialization.load_pem_private_key(key_pem, password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ExchangeError(f"{keys_dir / KEY_FILE} is not an RSA key")
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    if cert.public_key().public_numbers() != key.public_key().public_numbers():  # type: ignore[union-attr]
+        raise ExchangeError(
+            f"{keys_dir / CERT_FILE} does not belong to {keys_dir / KEY_FILE}; "
+            "install the certificate issued for this key"
+        )
+    return Identity(cert, key)
+
+
+def load_certificate(data: bytes) -> x509.Certificate:
+    """A certificate from PEM or DER bytes, or an error that says which formats work."""
+    try:
+        if b"-----BEGIN CERTIFICATE-----" in data:
+            return x509.load_pem_x509_certificate(data)
+        return x509.load_der_x509_certificate(data)
+    except ValueError:
+        raise ExchangeError(
+            "the certificate file is not an X.509 certificate in PEM or DER form"
+        ) from None

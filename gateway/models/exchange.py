@@ -1,0 +1,122 @@
+"""The secure exchange's tables: partners, messages, disclosures, quarantine, monitoring."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.db import Base, utcnow
+
+
+class ExchangePartner(Base):
+    """Another LA's CME lead, their endpoints and their pinned certificate."""
+
+    __tablename__ = "exchange_partners"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    la_code: Mapped[str] = mapped_column(String(3), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    url: Mapped[str | None] = mapped_column(String(500))
+    cert_pem: Mapped[str] = mapped_column(Text)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    not_after: Mapped[datetime]
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class ExchangeMessage(Base):
+    """One document sent or received, with the exact bytes on the wire and its state."""
+
+    __tablename__ = "exchange_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    direction: Mapped[str] = mapped_column(String(3))
+    message_id: Mapped[str] = mapped_column(String(36))
+    partner_la: Mapped[str] = mapped_column(String(3), index=True)
+    doc_type: Mapped[str] = mapped_column(String(20))
+    in_reply_to: Mapped[str | None] = mapped_column(String(36), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    document: Mapped[bytes] = mapped_column(LargeBinary)
+    wire: Mapped[bytes] = mapped_column(LargeBinary)
+    wire_sha256: Mapped[str] = mapped_column(String(64))
+    # Inbound: the sealed receipt we answered with, so a duplicate gets the same bytes.
+    receipt_wire: Mapped[bytes | None] = mapped_column(LargeBinary)
+    receipt_message_id: Mapped[str | None] = mapped_column(String(36))
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("direction", "partner_la", "message_id", name="uq_exchange_messages_key"),
+        Index("ix_exchange_messages_due", "direction", "status", "next_attempt_at"),
+    )
+
+
+class Disclosure(Base):
+    """What child data went to whom, on which lawful basis, by which channel."""
+
+    __tablename__ = "exchange_disclosures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    message_id: Mapped[str] = mapped_column(String(36))
+    recipient_la: Mapped[str] = mapped_column(String(3))
+    recipient: Mapped[str] = mapped_column(String(500))
+    lawful_basis: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(10))
+    data_items: Mapped[list[Any]] = mapped_column(default=list)
+    actor: Mapped[str] = mapped_column(String(100))
+
+
+class QuarantinedMessage(Base):
+    """An inbound message refused as untrusted or unreadable, kept whole for an officer."""
+
+    __tablename__ = "exchange_quarantine"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    channel: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str] = mapped_column(Text)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class Proposal(Base):
+    """Something the exchange proposes and an officer decides: a reply, or a case update."""
+
+    __tablename__ = "exchange_proposals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    message_id: Mapped[int] = mapped_column(ForeignKey("exchange_messages.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[datetime | None]
+
+
+class Monitoring(Base):
+    """A case whose child moved to another LA, watched until a school place is confirmed."""
+
+    __tablename__ = "exchange_monitoring"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    partner_la: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(20), default="active", index=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_confirmation_at: Mapped[datetime | None]
+    next_check_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    closed_reason: Mapped[str | None] = mapped_column(String(200))

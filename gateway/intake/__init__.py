@@ -1,0 +1,1 @@
+"""Email intake: raw store, SMTP listener, IMAP poller, dispatch and the quarantine."""

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from gateway import audit
 from gateway.db import utcnow
 from gateway.errors import UserError
+from gateway.models.audit import AuditEntry
 from gateway.models.users import User
 
 #: Failed sign-ins (password or code) in a row before the account is locked.
@@ -281,3 +282,27 @@ def _matching_step(secret: str, code: str, now: datetime) -> int | None:
         if pyotp.utils.strings_equal(totp.generate_otp(step), code):
             return step
     return None
+
+
+@dataclass(frozen=True)
+class ViewRecord:
+    actor: str
+    at: datetime
+    action: str
+
+
+def who_viewed(
+    session: Session, entity: str, entity_id: int | str, limit: int = 50
+) -> list[ViewRecord]:
+    """The most recent views of a record by console users, newest first, from the audit log."""
+    rows = session.execute(
+        select(AuditEntry.actor, AuditEntry.at, AuditEntry.action)
+        .where(
+            AuditEntry.entity == entity,
+            AuditEntry.entity_id == str(entity_id),
+            AuditEntry.action.like("%.view"),
+        )
+        .order_by(AuditEntry.id.desc())
+        .limit(limit)
+    )
+    return [ViewRecord(actor, at, action) for actor, at, action in rows]

@@ -8,7 +8,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from gateway.models.case import Case, Task, TimelineEntry
+from gateway.models.case import Case, EnquiryLogEntry, Task, TimelineEntry
 from gateway.models.child import Child
 
 
@@ -145,3 +145,14 @@ def due_items(session: Session, today: date, within_days: int = 7) -> list[DueIt
         .order_by(Task.due, Task.case_id)
     )
     return [DueItem(cid, kind, due, due < today) for cid, kind, due in rows]
+
+
+def enquiry_log(session: Session, case_id: int) -> list[EnquiryLogEntry]:
+    """Every contact recorded on a case, oldest first (the case page's enquiry log)."""
+    return list(
+        session.execute(
+            select(EnquiryLogEntry)
+            .where(EnquiryLogEntry.case_id == case_id)
+            .order_by(EnquiryLogEntry.at, EnquiryLogEntry.id)
+        ).scalars()
+    )

@@ -1,0 +1,73 @@
+"""The Flask app factory for the officer console, the public referral form and partner APIs."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import Engine
+
+from gateway.cases.workflow import load_workflow
+from gateway.home import HomeError, open_engine
+from gateway.settings import Settings
+from web import access, auth, cases, csrf, errors, headers, refer
+from web.db import close_db
+
+log = logging.getLogger(__name__)
+
+
+def load_secret_key(settings: Settings) -> bytes:
+    """The signing key for session cookies, from the data home (made by `cme init`)."""
+    path = settings.keys_dir / "flask_secret"
+    try:
+        key = path.read_bytes().strip()
+    except FileNotFoundError:
+        raise HomeError(f"no session key at {path}: run `cme init` first") from None
+    if len(key) < 32:
+        raise HomeError(f"the session key at {path} is too short; delete it and run `cme init`")
+    return key
+
+
+def create_app(settings: Settings, engine: Engine | None = None) -> Flask:
+    """The console app; `engine` defaults to the data home's database."""
+    app = Flask(__name__)
+    secure = settings.web.https
+    app.config.update(
+        SECRET_KEY=load_secret_key(settings),
+        # __Host- cookies are only accepted over HTTPS, for this host, for every path.
+        SESSION_COOKIE_NAME="__Host-cme_session" if secure else "cme_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure,
+        PREFERRED_URL_SCHEME="https" if secure else "http",
+        # The largest legitimate body is a school's CTF upload; forms are far smaller.
+        MAX_CONTENT_LENGTH=settings.lost_pupil.max_upload_bytes,
+        MAX_FORM_MEMORY_SIZE=512 * 1024,
+        CME_IDLE_SECONDS=settings.web.session_idle_minutes * 60,
+        TEMPLATES_AUTO_RELOAD=False,
+    )
+    app.extensions["cme.settings"] = settings
+    app.extensions["cme.engine"] = engine if engine is not None else open_engine(settings)
+    workflow = load_workflow(settings.workflow.file)
+
+    app.before_request(access.gate)
+    app.before_request(csrf.check_csrf)
+    app.after_request(headers.add_security_headers)
+    app.teardown_appcontext(close_db)
+
+    @app.context_processor
+    def _globals() -> dict[str, Any]:
+        return {
+            "current_user": access.current_user(),
+            "csrf_token": csrf.csrf_token,
+            "la_name": settings.core.la_name,
+            "status_labels": workflow.statuses,
+        }
+
+    errors.register(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(cases.bp)
+    app.register_blueprint(refer.bp)
+    # Blueprints of other areas register here, one line each.
+    return app

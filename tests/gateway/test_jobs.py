@@ -1,0 +1,94 @@
+"""The job queue: run once, retry with backoff, keyed jobs queued once, leases expire."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from gateway import jobs
+from gateway.db import session_scope, utcnow
+from gateway.models.ops import Job
+from gateway.settings import Settings, load_settings
+
+CALLS: list[dict[str, Any]] = []
+LOCK = threading.Lock()
+
+
+@jobs.register("test.record")
+def _record(session: Session, settings: Settings, payload: dict[str, Any]) -> None:
+    with LOCK:
+        CALLS.append(payload)
+
+
+@jobs.register("test.flaky")
+def _flaky(session: Session, settings: Settings, payload: dict[str, Any]) -> None:
+    raise RuntimeError("downstream unavailable")
+
+
+def test_job_runs_once(engine: Engine) -> None:
+    CALLS.clear()
+    s = load_settings()
+    with session_scope(engine) as session:
+        jobs.enqueue(session, "test.record", {"n": 1})
+    assert jobs.drain(engine, s) == 1
+    assert jobs.drain(engine, s) == 0
+    assert CALLS == [{"n": 1}]
+    with session_scope(engine) as session:
+        assert session.execute(select(Job.status)).scalar_one() == "done"
+
+
+def test_keyed_job_is_queued_once(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        assert jobs.enqueue(session, "test.record", {"n": 1}, key="raw:1") is not None
+        assert jobs.enqueue(session, "test.record", {"n": 1}, key="raw:1") is None
+    with session_scope(engine) as session:
+        assert len(session.execute(select(Job)).scalars().all()) == 1
+
+
+def test_failure_is_retried_with_backoff_then_failed(engine: Engine) -> None:
+    s = load_settings()
+    with session_scope(engine) as session:
+        jobs.enqueue(session, "test.flaky", {})
+    assert jobs.run_one(engine, s)
+    with session_scope(engine) as session:
+        job = session.execute(select(Job)).scalar_one()
+        assert job.status == "queued" and job.attempts == 1
+        assert "downstream unavailable" in (job.last_error or "")
+        assert job.run_at > utcnow()
+    later = utcnow()
+    for _ in range(s.jobs.max_attempts):
+        later += timedelta(hours=2)
+        jobs.run_one(engine, s, now=later)
+    with session_scope(engine) as session:
+        job = session.execute(select(Job)).scalar_one()
+        assert job.status == "failed" and job.attempts == s.jobs.max_attempts
+
+
+def test_expired_lease_is_taken_over(engine: Engine) -> None:
+    CALLS.clear()
+    s = load_settings()
+    with session_scope(engine) as session:
+        jobs.enqueue(session, "test.record", {"n": 2})
+    # A worker claims the job and dies before finishing it.
+    assert jobs._claim(engine, s, "dead-worker", utcnow()) is not None
+    assert not jobs.run_one(engine, s)  # still leased
+    assert jobs.run_one(engine, s, now=utcnow() + timedelta(seconds=s.jobs.lease_seconds + 1))
+    assert CALLS == [{"n": 2}]
+
+
+def test_concurrent_workers_run_each_job_once(engine: Engine) -> None:
+    CALLS.clear()
+    s = load_settings()
+    with session_scope(engine) as session:
+        for i in range(40):
+            jobs.enqueue(session, "test.record", {"n": i})
+    threads = [threading.Thread(target=jobs.drain, args=(engine, s)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(c["n"] for c in CALLS) == list(range(40))

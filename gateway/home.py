@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from gateway.db import make_engine, migrate
 from gateway.settings import Settings, database_url
+from lost_pupil import store as lost_pupil_store
 
 
 class HomeError(RuntimeError):
@@ -51,6 +52,8 @@ def init_home(settings: Settings) -> HomeReport:
     os.chmod(settings.keys_dir, 0o700)
     if write_secret_file(settings.keys_dir / "flask_secret", secrets.token_hex(32).encode()):
         created.append("keys/flask_secret")
+    if lost_pupil_store.create_key(settings.keys_dir / "lost_pupil.key"):
+        created.append("keys/lost_pupil.key")
     engine = make_engine(database_url(settings))
     try:
         migrate(engine)

@@ -52,3 +52,9 @@ cli.add_command(outbox_cmd.outbox)
 from gateway.cli.users import users as users_group  # noqa: E402
 
 cli.add_command(users_group)
+
+from gateway.cli import ctf as ctf_cmd  # noqa: E402
+from gateway.cli import lost_pupils as lost_pupils_cmd  # noqa: E402
+
+cli.add_command(ctf_cmd.ctf)
+cli.add_command(lost_pupils_cmd.lost_pupils)

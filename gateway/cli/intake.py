@@ -1,0 +1,127 @@
+"""`cme intake FILE.eml...` and `cme quarantine list|show|retry|release`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from gateway.cli.context import actor, echo_json, engine, settings
+from gateway.db import session_scope
+from gateway.intake import quarantine as q
+from gateway.intake.dispatch import DispatchResult, dispatch_safely, result_of
+from gateway.intake.rawstore import DISPATCH_JOB, Arrival, RawStore
+from gateway.models.intake import IntakeChannel, Outcome, QuarantineStatus, RawMessage
+from gateway.models.ops import Job
+
+
+def _mark_job_done(session: Session, sha256: str) -> None:
+    # The same job the worker would run; done here so it does not run a second time.
+    session.execute(
+        update(Job)
+        .where(Job.kind == DISPATCH_JOB, Job.key == sha256, Job.status == "queued")
+        .values(status="done", attempts=Job.attempts + 1)
+    )
+
+
+@click.command("intake")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def intake(files: tuple[Path, ...]) -> None:
+    """Push raw messages (.eml) through the intake path; one JSON line per file."""
+    s = settings()
+    eng = engine(s)
+    store = RawStore(s.home, eng)
+    failed = 0
+    try:
+        for path in files:
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                click.echo(f"Error: cannot read {path}: {exc.strerror}", err=True)
+                failed += 1
+                continue
+            stored = store.store(
+                data, Arrival(IntakeChannel.FILE, source_ref=f"file:{path.name}"[:300])
+            )
+            with session_scope(eng) as session:
+                result: DispatchResult
+                if stored.duplicate:
+                    row = session.get(RawMessage, stored.raw_id)
+                    assert row is not None
+                    earlier = result_of(row)
+                    result = DispatchResult(
+                        row.id, Outcome.DUPLICATE, earlier.case_id, earlier.outcome.value
+                    )
+                else:
+                    result = dispatch_safely(session, s, stored.raw_id)
+                    _mark_job_done(session, stored.sha256)
+            click.echo(json.dumps(result.as_dict()))
+    finally:
+        store.close()
+    if failed:
+        raise SystemExit(1)
+
+
+@click.group("quarantine")
+def quarantine() -> None:
+    """Messages held back for an officer: list, show, retry, release."""
+
+
+@quarantine.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.option("--all", "include_closed", is_flag=True, help="Include retried and released.")
+def list_cmd(as_json: bool, include_closed: bool) -> None:
+    """List held messages (raw id, reason)."""
+    s = settings()
+    with session_scope(engine(s)) as session:
+        items = q.list_held(session, include_closed=include_closed)
+    if as_json:
+        echo_json([i.as_dict() for i in items])
+        return
+    if not items:
+        click.echo("The quarantine is empty.")
+    for i in items:
+        click.echo(f"raw {i.raw_id}\t{i.reason}\t{i.channel}\t{i.size} bytes\t{i.detail}")
+
+
+@quarantine.command("show")
+@click.argument("raw_id", type=int)
+@click.option("--raw", "show_raw", is_flag=True, help="Print the message bytes as stored.")
+def show(raw_id: int, show_raw: bool) -> None:
+    """Show why a message is held (and, with --raw, the message itself)."""
+    s = settings()
+    eng = engine(s)
+    with session_scope(eng) as session:
+        item = q.show(session, raw_id, actor())
+        row = session.get(RawMessage, raw_id)
+        assert row is not None
+        data = RawStore(s.home, eng).read(row) if show_raw else None
+    if data is not None:
+        click.echo(data.decode("utf-8", "replace"))
+        return
+    echo_json(item.as_dict())
+
+
+def _rerun(raw_id: int, status: QuarantineStatus) -> None:
+    s = settings()
+    with session_scope(engine(s)) as session:
+        q.resolve(session, raw_id, status, actor())
+        result = dispatch_safely(session, s, raw_id, release=status is QuarantineStatus.RELEASED)
+    click.echo(json.dumps(result.as_dict()))
+
+
+@quarantine.command("retry")
+@click.argument("raw_id", type=int)
+def retry(raw_id: int) -> None:
+    """Dispatch a held message again (e.g. after a fix); it may be held again."""
+    _rerun(raw_id, QuarantineStatus.RETRIED)
+
+
+@quarantine.command("release")
+@click.argument("raw_id", type=int)
+def release(raw_id: int) -> None:
+    """Officer's decision that a held message is safe: dispatch it without the checks."""
+    _rerun(raw_id, QuarantineStatus.RELEASED)

@@ -1,0 +1,311 @@
+"""Dispatch: one idempotent job per raw message that decides what it is and acts on it.
+
+Order matters: unreadable or suspicious mail is held first (nothing in it is trusted),
+then S/MIME goes to the exchange, bounces and auto-replies are recorded and never
+answered, replies are threaded onto their case (our own Message-ID first, the subject
+tag only from a sender already on the case), and anything else is a new referral.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from gateway import audit, jobs, outbox
+from gateway.db import utcnow
+from gateway.intake.message import MessageFacts, read_message
+from gateway.intake.quarantine import Reason, hold
+from gateway.intake.rawstore import DISPATCH_JOB, RawStore, RawStoreError
+from gateway.models.case import Case, TimelineEntry
+from gateway.models.intake import Outcome, RawMessage, RawStatus
+from gateway.models.ops import OutboxMessage
+from gateway.models.referral import Referral
+from gateway.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ACTOR = "intake"
+
+
+@dataclass(frozen=True)
+class DispatchResult:
+    raw_id: int
+    outcome: Outcome
+    case_id: int | None = None
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "raw_id": self.raw_id,
+            "outcome": self.outcome.value,
+            "case_id": self.case_id,
+            "reason": self.reason,
+        }
+
+
+def result_of(row: RawMessage) -> DispatchResult:
+    """What dispatch decided earlier for this row (for replays and duplicates)."""
+    outcome = Outcome(row.outcome) if row.outcome else Outcome.QUARANTINED
+    return DispatchResult(row.id, outcome, row.case_id, row.reason)
+
+
+def dispatch_raw(
+    session: Session, settings: Settings, raw_id: int, *, release: bool = False
+) -> DispatchResult:
+    """Classify and act on one stored message; a second run of a done message changes nothing.
+
+    `release` is the officer's decision that a held message is safe: the suspicion checks
+    are skipped, everything else applies.
+    """
+    row = session.get(RawMessage, raw_id)
+    if row is None:
+        raise LookupError(f"there is no raw message {raw_id}")
+    if row.status != RawStatus.STORED.value:
+        return result_of(row)
+    try:
+        data = RawStore(settings.home, session.get_bind()).read(row)  # type: ignore[arg-type]
+    except RawStoreError as exc:
+        return _quarantine(session, row, Reason.DISPATCH_ERROR, str(exc))
+    try:
+        facts = read_message(data)
+    except Exception as exc:  # the parser must not crash the pipeline: hold it instead
+        return _quarantine(
+            session, row, Reason.PARSE_DEFECTS, f"cannot be parsed ({type(exc).__name__})"
+        )
+    held = None if release else _suspicion(settings, facts)
+    if held is not None:
+        return _quarantine(session, row, *held)
+    if facts.smime:
+        return _exchange(session, settings, row, data)
+    if facts.bounce:
+        return _bounce(session, row, facts)
+    if facts.auto_reply:
+        return _auto_reply(session, row, facts)
+    case = _thread_case(session, row, facts)
+    if case is not None:
+        return _reply(session, settings, row, facts, case)
+    return _new_referral(session, settings, row, facts)
+
+
+def _suspicion(settings: Settings, facts: MessageFacts) -> tuple[Reason, str] | None:
+    if not facts.has_headers:
+        return Reason.NO_HEADERS, "the message has no readable headers (From, Subject, Date)"
+    if facts.depth > 50:
+        return Reason.TOO_DEEP, f"MIME parts nested deeper than 50 levels ({facts.depth})"
+    for att in facts.attachments:
+        if att.executable:
+            return Reason.EXECUTABLE_ATTACHMENT, f"executable attachment {att.filename!r}"
+    cap = settings.smtp.max_message_size
+    for att in facts.attachments:
+        if att.size > cap:
+            return Reason.ATTACHMENT_TOO_LARGE, (
+                f"attachment {att.filename!r} is {att.size} bytes; the cap is {cap}"
+            )
+    if facts.tnef_only:
+        return Reason.UNREADABLE_TNEF, "the content is only in a winmail.dat (TNEF) attachment"
+    readable = facts.text.strip() or facts.html.strip() or facts.attachments or facts.smime
+    if facts.defects and not readable:
+        return Reason.PARSE_DEFECTS, "parse defects hide the content: " + ", ".join(
+            facts.defects[:5]
+        )
+    return None
+
+
+def _finish(
+    row: RawMessage, outcome: Outcome, case_id: int | None, reason: str | None = None
+) -> DispatchResult:
+    row.status = RawStatus.DISPATCHED.value
+    row.outcome = outcome.value
+    row.case_id = case_id
+    row.reason = reason
+    row.dispatched_at = utcnow()
+    return DispatchResult(row.id, outcome, case_id, reason)
+
+
+def _quarantine(session: Session, row: RawMessage, reason: Reason, detail: str) -> DispatchResult:
+    hold(session, row, reason, detail)
+    row.outcome = Outcome.QUARANTINED.value
+    row.dispatched_at = utcnow()
+    log.info("intake: message quarantined", extra={"raw_id": row.id, "reason": reason.value})
+    return DispatchResult(row.id, Outcome.QUARANTINED, None, reason.value)
+
+
+def _timeline(session: Session, case_id: int, kind: str, summary: str, row: RawMessage) -> None:
+    session.add(
+        TimelineEntry(case_id=case_id, kind=kind, summary=summary, ref=f"raw:{row.id}", actor=ACTOR)
+    )
+    audit.record(
+        session,
+        actor=ACTOR,
+        action=f"intake.{kind}",
+        entity="case",
+        entity_id=case_id,
+        detail={"raw_id": row.id},
+    )
+
+
+def _case_of_ids(session: Session, ids: tuple[str, ...], exclude: int) -> int | None:
+    """The case that one of these Message-IDs belongs to: our letters first, then mail in."""
+    for mid in ids:
+        ours = session.execute(
+            select(OutboxMessage.case_id).where(OutboxMessage.message_id == mid)
+        ).scalar_one_or_none()
+        if ours is not None:
+            return int(ours)
+    if ids:
+        theirs = session.execute(
+            select(RawMessage.case_id)
+            .where(
+                RawMessage.message_id.in_(ids),
+                RawMessage.case_id.is_not(None),
+                RawMessage.id != exclude,
+            )
+            .order_by(RawMessage.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        if theirs is not None:
+            return int(theirs)
+    return None
+
+
+def _sender_on_case(session: Session, case_id: int, sender: str) -> bool:
+    referrer = session.execute(
+        select(Referral.id).where(
+            Referral.case_id == case_id, Referral.referrer_email.ilike(sender)
+        )
+    ).first()
+    if referrer is not None:
+        return True
+    previous = session.execute(
+        select(RawMessage.id).where(
+            RawMessage.case_id == case_id,
+            or_(RawMessage.envelope_from.ilike(sender)),
+        )
+    ).first()
+    if previous is not None:
+        return True
+    for (to_addrs,) in session.execute(
+        select(OutboxMessage.to_addrs).where(OutboxMessage.case_id == case_id)
+    ):
+        if sender in {str(a).lower() for a in to_addrs or ()}:
+            return True
+    return False
+
+
+def _thread_case(session: Session, row: RawMessage, facts: MessageFacts) -> Case | None:
+    case_id = _case_of_ids(session, facts.thread_ids, row.id)
+    if case_id is None and facts.sender:
+        for tag in facts.case_tags:
+            if session.get(Case, tag) is not None and _sender_on_case(session, tag, facts.sender):
+                case_id = tag
+                break
+    return session.get(Case, case_id) if case_id is not None else None
+
+
+def _reply(
+    session: Session, settings: Settings, row: RawMessage, facts: MessageFacts, case: Case
+) -> DispatchResult:
+    _timeline(session, case.id, "email_reply", "Email reply received", row)
+    outbox.queue(
+        session,
+        settings,
+        kind="officer_notice",
+        to=[settings.core.officer_email],
+        subject=f"[{case.tag}] Reply received",
+        body=(
+            f"A reply has arrived on case {case.tag} (raw message {row.id}).\n"
+            "Open the case in the CME console to read it.\n"
+        ),
+        case_id=case.id,
+    )
+    return _finish(row, Outcome.REPLY, case.id)
+
+
+def _auto_reply(session: Session, row: RawMessage, facts: MessageFacts) -> DispatchResult:
+    case_id = _case_of_ids(session, facts.thread_ids, row.id)
+    if case_id is None:
+        for tag in facts.case_tags:
+            if session.get(Case, tag) is not None:
+                case_id = tag
+                break
+    if case_id is not None:
+        _timeline(session, case_id, "auto_reply", "Automatic reply received (not answered)", row)
+    return _finish(row, Outcome.AUTO_REPLY, case_id)
+
+
+def _bounce(session: Session, row: RawMessage, facts: MessageFacts) -> DispatchResult:
+    ids = facts.bounced_message_ids or facts.thread_ids
+    case_id: int | None = None
+    undelivered = None
+    for mid in ids:
+        undelivered = outbox.mark_undelivered(session, mid, f"bounced (raw message {row.id})")
+        if undelivered is not None:
+            case_id = undelivered.case_id
+            break
+    if case_id is None:
+        case_id = _case_of_ids(session, ids, row.id)
+    if case_id is not None:
+        what = "one of our letters" if undelivered is not None else "a message"
+        _timeline(session, case_id, "bounce", f"Delivery failure for {what}", row)
+    return _finish(row, Outcome.BOUNCE, case_id)
+
+
+def _exchange(session: Session, settings: Settings, row: RawMessage, data: bytes) -> DispatchResult:
+    try:
+        from gateway.exchange.service import handle_inbound_mail
+    except ImportError:
+        return _quarantine(session, row, Reason.EXCHANGE_NOT_CONFIGURED, "exchange not configured")
+    try:
+        with session.begin_nested():
+            outcome = handle_inbound_mail(session, settings, data)
+    except Exception as exc:  # e.g. no keys yet: hold it until the exchange is set up
+        return _quarantine(
+            session, row, Reason.EXCHANGE_NOT_CONFIGURED, f"exchange failed: {type(exc).__name__}"
+        )
+    if str(outcome.verdict) == "refused":
+        return _quarantine(session, row, Reason.EXCHANGE_REFUSED, outcome.detail or "refused")
+    return _finish(row, Outcome.EXCHANGE, None, str(outcome.verdict))
+
+
+def _new_referral(
+    session: Session, settings: Settings, row: RawMessage, facts: MessageFacts
+) -> DispatchResult:
+    from gateway.intake.referral import ReferralUnreadable, log_email_referral
+
+    try:
+        case, attached = log_email_referral(session, settings, row, facts)
+    except ReferralUnreadable as exc:
+        return _quarantine(session, row, Reason.REFERRAL_UNREADABLE, str(exc))
+    return _finish(row, Outcome.ATTACHED if attached else Outcome.CASE, case.id)
+
+
+def dispatch_safely(
+    session: Session, settings: Settings, raw_id: int, *, release: bool = False
+) -> DispatchResult:
+    """Dispatch; a fault in any step is undone and the message held with the reason, so
+    every stored message ends in a case or in the quarantine an officer sees."""
+    try:
+        with session.begin_nested():
+            return dispatch_raw(session, settings, raw_id, release=release)
+    except Exception as exc:
+        # The type only: an exception's text may quote a child's details.
+        log.error(
+            "intake: dispatch failed; message quarantined",
+            extra={"raw_id": raw_id, "error_type": type(exc).__name__},
+        )
+        row = session.get(RawMessage, raw_id)
+        if row is None:
+            raise
+        session.refresh(row)
+        return _quarantine(
+            session, row, Reason.DISPATCH_ERROR, f"dispatch failed: {type(exc).__name__}: {exc}"
+        )
+
+
+@jobs.register(DISPATCH_JOB)
+def dispatch_job(session: Session, settings: Settings, payload: dict[str, Any]) -> None:
+    dispatch_safely(session, settings, int(payload["raw_id"]))

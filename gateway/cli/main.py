@@ -58,3 +58,8 @@ from gateway.cli import lost_pupils as lost_pupils_cmd  # noqa: E402
 
 cli.add_command(ctf_cmd.ctf)
 cli.add_command(lost_pupils_cmd.lost_pupils)
+
+from gateway.cli import intake as intake_cmd  # noqa: E402
+
+cli.add_command(intake_cmd.intake)
+cli.add_command(intake_cmd.quarantine)

@@ -1,0 +1,186 @@
+"""Signing in: passwords, TOTP codes, lockout, idle timeout, cookies, signing out."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pyotp
+import time_machine
+from sqlalchemy import select
+
+from gateway.db import utcnow
+from gateway.models.audit import AuditEntry
+from gateway.users import MAX_FAILED_ATTEMPTS, Role, disable_user
+from tests.web.conftest import PASSWORD, WebClient, WebEnv, totp_now
+
+
+def test_sign_in_page(client: WebClient) -> None:
+    page = client.get("/sign-in")
+    assert page.title.startswith("Sign in")
+    assert page.doc.xpath("//form[@action='/sign-in']//input[@name='password'][@type='password']")
+
+
+def test_right_password_signs_in_and_shows_who(web: WebEnv, client: WebClient) -> None:
+    web.add_user("olivia")
+    page = client.sign_in("olivia")
+    assert page.response.headers["Location"] == "/cases"
+    cases = client.get("/cases")
+    assert "Olivia Tester (officer)" in cases.text("//*[@data-testid='signed-in-as']")
+
+
+def test_wrong_password_and_unknown_user_get_the_same_answer(
+    web: WebEnv, client: WebClient
+) -> None:
+    web.add_user("olivia")
+    client.get("/sign-in")
+    wrong = client.post("/sign-in", {"username": "olivia", "password": "nope"}, status=401)
+    unknown = client.post("/sign-in", {"username": "nobody", "password": "nope"}, status=401)
+    assert wrong.error_links() == unknown.error_links() == {
+        "username": "Enter a correct username and password"
+    }
+    assert wrong.title.startswith("Error: Sign in")
+
+
+def test_empty_form_names_each_missing_field(client: WebClient) -> None:
+    client.get("/sign-in")
+    page = client.post("/sign-in", {"username": "", "password": ""}, status=400)
+    assert page.error_links() == {
+        "username": "Enter your username",
+        "password": "Enter your password",
+    }
+
+
+def test_lockout_after_repeated_failures(web: WebEnv, client: WebClient) -> None:
+    web.add_user("olivia")
+    client.get("/sign-in")
+    for _ in range(MAX_FAILED_ATTEMPTS - 1):
+        client.post("/sign-in", {"username": "olivia", "password": "wrong-guess"}, status=401)
+    locked = client.post("/sign-in", {"username": "olivia", "password": "wrong-guess"}, status=429)
+    assert "locked" in locked.error_links()["username"]
+    # Even the right password is refused while locked ...
+    client.post("/sign-in", {"username": "olivia", "password": PASSWORD}, status=429)
+    # ... and accepted once the lock has run out.
+    with time_machine.travel(utcnow() + timedelta(minutes=16), tick=False):
+        page = client.post("/sign-in", {"username": "olivia", "password": PASSWORD}, status=302)
+    assert page.response.headers["Location"] == "/cases"
+    with web.session() as s:
+        actions = [a for (a,) in s.execute(select(AuditEntry.action).where(AuditEntry.actor == "olivia"))]
+    assert actions.count("signin.bad_password") == MAX_FAILED_ATTEMPTS
+    assert actions[-1] == "signin"
+
+
+def test_totp_user_needs_a_code(web: WebEnv, client: WebClient) -> None:
+    secret = web.add_user("tom", totp=True)
+    assert secret is not None
+    client.get("/sign-in")
+    page = client.post("/sign-in", {"username": "tom", "password": PASSWORD})
+    assert page.response.headers["Location"] == "/sign-in/code"
+    # Not signed in yet: the console is still closed.
+    assert client.raw.get("/cases").status_code == 302
+    code_page = client.get("/sign-in/code")
+    assert code_page.h1 == "Enter your security code"
+    bad = client.post("/sign-in/code", {"code": "000000" if totp_now(secret) != "000000" else "111111"}, status=401)
+    assert "code" in bad.error_links()
+    ok = client.post("/sign-in/code", {"code": totp_now(secret)})
+    assert ok.response.headers["Location"] == "/cases"
+    client.get("/cases")
+
+
+def test_a_code_cannot_be_used_twice(web: WebEnv, client: WebClient) -> None:
+    secret = web.add_user("tom", totp=True)
+    assert secret is not None
+    at = utcnow().replace(second=5, microsecond=0)
+    with time_machine.travel(at, tick=False):
+        code = pyotp.TOTP(secret).now()
+        client.sign_in("tom", code=code)
+        client.raw.post("/sign-out", data={"csrf_token": client.token()})
+        client.get("/sign-in")
+        client.post("/sign-in", {"username": "tom", "password": PASSWORD})
+        client.post("/sign-in/code", {"code": code}, status=401)
+
+
+def test_code_page_without_a_password_goes_back_to_sign_in(client: WebClient) -> None:
+    resp = client.raw.get("/sign-in/code")
+    assert resp.status_code == 302
+    assert resp.headers["Location"] == "/sign-in"
+
+
+def test_wrong_codes_lock_the_account(web: WebEnv, client: WebClient) -> None:
+    secret = web.add_user("tom", totp=True)
+    assert secret is not None
+    client.get("/sign-in")
+    client.post("/sign-in", {"username": "tom", "password": PASSWORD})
+    wrong = "123456" if totp_now(secret) != "123456" else "654321"
+    for _ in range(MAX_FAILED_ATTEMPTS - 1):
+        client.post("/sign-in/code", {"code": wrong}, status=401)
+    client.post("/sign-in/code", {"code": wrong}, status=429)
+    client.get("/sign-in")
+    client.post("/sign-in", {"username": "tom", "password": PASSWORD}, status=429)
+
+
+def test_session_cookie_flags(web: WebEnv, client: WebClient) -> None:
+    web.add_user("olivia")
+    client.get("/sign-in")
+    resp = client.raw.post(
+        "/sign-in", data={"username": "olivia", "password": PASSWORD, "csrf_token": client.token()}
+    )
+    cookie = resp.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+    assert "Secure" not in cookie  # plain HTTP in development
+
+
+def test_https_makes_the_cookie_secure(web: WebEnv) -> None:
+    import dataclasses
+
+    from web.app import create_app
+
+    settings = dataclasses.replace(
+        web.settings, web=dataclasses.replace(web.settings.web, https=True)
+    )
+    app = create_app(settings, web.engine)
+    resp = app.test_client().get("/sign-in", base_url="https://localhost")
+    cookie = resp.headers["Set-Cookie"]
+    assert cookie.startswith("__Host-cme_session=")
+    assert "Secure" in cookie and "HttpOnly" in cookie
+    assert resp.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_idle_session_times_out(web: WebEnv, client: WebClient) -> None:
+    web.add_user("olivia")
+    start = utcnow()
+    with time_machine.travel(start, tick=False):
+        client.sign_in("olivia")
+        client.get("/cases")
+    idle = web.settings.web.session_idle_minutes
+    with time_machine.travel(start + timedelta(minutes=idle - 1), tick=False):
+        client.get("/cases")  # activity keeps the session alive
+    with time_machine.travel(start + timedelta(minutes=2 * idle - 1), tick=False):
+        client.get("/cases")
+    with time_machine.travel(start + timedelta(minutes=3 * idle + 1), tick=False):
+        resp = client.raw.get("/cases")
+        assert resp.status_code == 302
+        page = client.get(resp.headers["Location"])
+        assert "without activity" in page.text("//div[contains(@class,'govuk-notification-banner')]")
+
+
+def test_disabled_user_is_signed_out_on_next_request(web: WebEnv, client: WebClient) -> None:
+    web.add_user("olivia")
+    client.sign_in("olivia")
+    client.get("/cases")
+    with web.session() as s:
+        disable_user(s, "olivia", actor="test")
+        s.commit()
+    assert client.raw.get("/cases").status_code == 302
+    client.get("/sign-in")
+    client.post("/sign-in", {"username": "olivia", "password": PASSWORD}, status=401)
+
+
+def test_sign_out(web: WebEnv, client: WebClient) -> None:
+    web.add_user("olivia", Role.MANAGER)
+    client.sign_in("olivia")
+    page = client.get("/cases")
+    form = page.doc.xpath("//form[@action='/sign-out']")
+    assert form, "every console page has a sign-out button"
+    client.post("/sign-out", {})
+    assert client.raw.get("/cases").status_code == 302

@@ -8,7 +8,7 @@ import pytest
 from flask import Blueprint
 
 from gateway.users import Role
-from tests.web.conftest import WebClient, WebEnv
+from tests.web.conftest import PASSWORD, WebClient, WebEnv
 from web.access import is_public, requires_role, safe_next
 from web.csrf import is_exempt
 
@@ -32,7 +32,8 @@ def _allowed_public(endpoint: str) -> bool:
 
 def test_public_endpoints_are_only_the_allow_list(web: WebEnv) -> None:
     with web.app.app_context():
-        public = {r.endpoint for r in web.app.url_map.iter_rules() if is_public(web.app, r.endpoint)}
+        endpoints = {r.endpoint for r in web.app.url_map.iter_rules()}
+        public = {e for e in endpoints if is_public(web.app, e)}
     escaped = sorted(e for e in public if not _allowed_public(e))
     assert not escaped, f"public endpoints not on the allow-list: {escaped}"
     assert {"auth.sign_in", "refer.refer_form", "static"} <= public
@@ -106,6 +107,6 @@ def test_stranger_is_sent_back_after_signing_in(web: WebEnv, client: WebClient) 
     client.get(resp.headers["Location"])
     page = client.post(
         "/sign-in",
-        {"username": "olivia", "password": "correct-horse-battery-staple", "next": f"/cases/{case_id}"},
+        {"username": "olivia", "password": PASSWORD, "next": f"/cases/{case_id}"},
     )
     assert page.response.headers["Location"] == f"/cases/{case_id}"

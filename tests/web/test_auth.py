@@ -35,9 +35,11 @@ def test_wrong_password_and_unknown_user_get_the_same_answer(
     client.get("/sign-in")
     wrong = client.post("/sign-in", {"username": "olivia", "password": "nope"}, status=401)
     unknown = client.post("/sign-in", {"username": "nobody", "password": "nope"}, status=401)
-    assert wrong.error_links() == unknown.error_links() == {
-        "username": "Enter a correct username and password"
-    }
+    assert (
+        wrong.error_links()
+        == unknown.error_links()
+        == {"username": "Enter a correct username and password"}
+    )
     assert wrong.title.startswith("Error: Sign in")
 
 
@@ -64,7 +66,8 @@ def test_lockout_after_repeated_failures(web: WebEnv, client: WebClient) -> None
         page = client.post("/sign-in", {"username": "olivia", "password": PASSWORD}, status=302)
     assert page.response.headers["Location"] == "/cases"
     with web.session() as s:
-        actions = [a for (a,) in s.execute(select(AuditEntry.action).where(AuditEntry.actor == "olivia"))]
+        query = select(AuditEntry.action).where(AuditEntry.actor == "olivia")
+        actions = [a for (a,) in s.execute(query)]
     assert actions.count("signin.bad_password") == MAX_FAILED_ATTEMPTS
     assert actions[-1] == "signin"
 
@@ -79,7 +82,8 @@ def test_totp_user_needs_a_code(web: WebEnv, client: WebClient) -> None:
     assert client.raw.get("/cases").status_code == 302
     code_page = client.get("/sign-in/code")
     assert code_page.h1 == "Enter your security code"
-    bad = client.post("/sign-in/code", {"code": "000000" if totp_now(secret) != "000000" else "111111"}, status=401)
+    wrong = "000000" if totp_now(secret) != "000000" else "111111"
+    bad = client.post("/sign-in/code", {"code": wrong}, status=401)
     assert "code" in bad.error_links()
     ok = client.post("/sign-in/code", {"code": totp_now(secret)})
     assert ok.response.headers["Location"] == "/cases"
@@ -161,7 +165,8 @@ def test_idle_session_times_out(web: WebEnv, client: WebClient) -> None:
         resp = client.raw.get("/cases")
         assert resp.status_code == 302
         page = client.get(resp.headers["Location"])
-        assert "without activity" in page.text("//div[contains(@class,'govuk-notification-banner')]")
+        banner = page.text("//div[contains(@class,'govuk-notification-banner')]")
+        assert "without activity" in banner
 
 
 def test_disabled_user_is_signed_out_on_next_request(web: WebEnv, client: WebClient) -> None:

@@ -17,8 +17,9 @@ from tests.web.conftest import WebClient, WebEnv
 def _audit(web: WebEnv, action: str) -> list[AuditEntry]:
     with web.session() as s:
         return list(
-            s.execute(select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id))
-            .scalars()
+            s.execute(
+                select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)
+            ).scalars()
         )
 
 
@@ -146,15 +147,25 @@ def test_close_case_needs_its_details(web: WebEnv, officer: WebClient) -> None:
     assert "needs: school, start_date" in next(iter(missing.error_links().values()))
     bad_date = officer.post(
         f"/cases/{case_id}/close",
-        {"outcome": "on_roll_this_la", "school": "Synthetic Academy", "start_date-day": "31",
-         "start_date-month": "2", "start_date-year": "2026"},
+        {
+            "outcome": "on_roll_this_la",
+            "school": "Synthetic Academy",
+            "start_date-day": "31",
+            "start_date-month": "2",
+            "start_date-year": "2026",
+        },
         status=400,
     )
     assert "start_date-day" in bad_date.error_links()
     officer.post(
         f"/cases/{case_id}/close",
-        {"outcome": "on_roll_this_la", "school": "Synthetic Academy", "start_date-day": "3",
-         "start_date-month": "11", "start_date-year": "2026"},
+        {
+            "outcome": "on_roll_this_la",
+            "school": "Synthetic Academy",
+            "start_date-day": "3",
+            "start_date-month": "11",
+            "start_date-year": "2026",
+        },
     )
     page = officer.get(f"/cases/{case_id}")
     assert "On roll at a school in this LA" in page.text("//div[@id='case-outcome']")

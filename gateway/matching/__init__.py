@@ -1,0 +1,1 @@
+"""Matching: find the child a referral is about, explain why, and let the officer decide."""

@@ -1,0 +1,133 @@
+"""Blocking: the few store records worth comparing with a query, found through shared keys."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from gateway.matching.features import Features
+from gateway.matching.normalise import nickname_groups, phonetic, variant_groups
+
+
+def _given_forms(f: Features) -> set[str]:
+    forms = {t for t in f.given_all if not t.startswith("#")}
+    if f.fn:
+        forms.add(f.fn)
+    return forms
+
+
+def _surname_forms(f: Features) -> set[str]:
+    return set(f.sn_forms) | set(f.other_sn)
+
+
+def _dob_keys(f: Features) -> list[str]:
+    d = f.dob
+    keys: list[str] = []
+    if f.dob_digits:
+        keys.append("d" + f.dob_digits)
+    return keys if d is None else keys
+
+
+def store_keys(f: Features) -> set[str]:
+    """Every key a store record is filed under."""
+    keys: set[str] = set()
+    if f.upn:
+        keys.add("u" + f.upn)
+    keys.update("u" + u for u in f.former_upns)
+    keys.update(_dob_keys(f))
+    snames = {phonetic(s) for s in _surname_forms(f)}
+    gnames = {phonetic(g) for g in _given_forms(f)}
+    for s in snames:
+        for g in gnames:
+            keys.add(f"n{s}|{g}")
+    d = f.dob
+    if d is not None and d.year is not None and d.month is not None:
+        for g in gnames:
+            keys.add(f"y{g}|{d.year}{d.month:02d}")
+            keys.add(f"m{g}|{d.month:02d}{d.day:02d}")
+        for s in snames:
+            keys.add(f"y{s}|{d.year}{d.month:02d}")
+    if f.postcode:
+        keys.add("p" + f.postcode)
+    return keys
+
+
+_REVERSE: dict[str, set[str]] = {}
+
+
+def _equivalents(name: str) -> set[str]:
+    """A name and every nickname / variant form sharing a group with it."""
+    if not _REVERSE:
+        for table in (nickname_groups(), variant_groups()):
+            for n, ids in table.items():
+                for gid in ids:
+                    _REVERSE.setdefault(f"{id(table)}:{gid}", set()).add(n)
+    out = {name}
+    for table in (nickname_groups(), variant_groups()):
+        for gid in table.get(name, ()):
+            out |= _REVERSE[f"{id(table)}:{gid}"]
+    return out
+
+
+def query_keys(f: Features) -> set[str]:
+    """The keys to look up for a query: its own, plus swaps, partial dates and name variants."""
+    keys: set[str] = set()
+    if f.upn:
+        keys.add("u" + f.upn)
+    keys.update("u" + u for u in f.former_upns)
+    keys.update(_dob_keys(f))
+    d = f.dob
+    if d is not None and d.complete and d.day is not None and d.day <= 12 and d.day != d.month:
+        keys.add(f"d{d.year:04d}{d.day:02d}{d.month:02d}")
+    given: set[str] = set()
+    for g in _given_forms(f):
+        given |= _equivalents(g)
+    snames = {phonetic(s) for s in _surname_forms(f)}
+    gnames = {phonetic(g) for g in given}
+    for s in snames:
+        for g in gnames:
+            keys.add(f"n{s}|{g}")
+            keys.add(f"n{g}|{s}")  # forename and surname swapped
+    if d is not None and d.month is not None:
+        for g in gnames:
+            keys.add(f"m{g}|{d.month:02d}{d.day:02d}")
+            if d.day is not None and d.day <= 12:
+                keys.add(f"m{g}|{d.day:02d}{d.month:02d}")
+        if d.year is not None:
+            for g in gnames:
+                keys.add(f"y{g}|{d.year}{d.month:02d}")
+            for s in snames:
+                keys.add(f"y{s}|{d.year}{d.month:02d}")
+    elif d is not None and d.year is not None:
+        for g in gnames:
+            keys.update(f"y{g}|{d.year}{m:02d}" for m in range(1, 13))
+    if f.postcode:
+        keys.add("p" + f.postcode)
+    return keys
+
+
+class BlockingIndex:
+    """Key -> store positions, in memory."""
+
+    def __init__(self) -> None:
+        self._index: dict[str, list[int]] = {}
+
+    def add(self, position: int, keys: Iterable[str]) -> None:
+        index = self._index
+        for k in keys:
+            bucket = index.get(k)
+            if bucket is None:
+                index[k] = [position]
+            else:
+                bucket.append(position)
+
+    def lookup(self, keys: Iterable[str]) -> set[int]:
+        found: set[int] = set()
+        index = self._index
+        for k in keys:
+            bucket = index.get(k)
+            if bucket:
+                found.update(bucket)
+        return found
+
+    def __len__(self) -> int:
+        return len(self._index)

@@ -1,0 +1,287 @@
+"""The comparison rules: for each field, how closely two prepared records agree (a level)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rapidfuzz.distance import JaroWinkler, OSA
+from rapidfuzz.fuzz import token_sort_ratio
+
+from gateway.matching.features import Features
+from gateway.matching.normalise import canonical_variant, nickname_equivalent, surname_stem
+
+MISSING = -1  # a side is unknown: no evidence either way
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """A compared field and the names of its levels, best first."""
+
+    name: str
+    levels: tuple[str, ...]
+
+
+FORENAME = FieldSpec(
+    "forename", ("exact", "variant", "part", "fuzzy_high", "fuzzy", "initial", "different")
+)
+SURNAME = FieldSpec(
+    "surname",
+    ("exact", "variant", "part", "former_or_alias", "fuzzy_high", "fuzzy", "patronymic",
+     "family", "different"),
+)
+MIDDLE = FieldSpec("middle_names", ("agree", "different"))
+DOB = FieldSpec(
+    "dob",
+    ("exact", "day_month_swap", "one_digit", "month_day", "year", "near", "different"),
+)
+SEX = FieldSpec("sex", ("agree", "different"))
+UPN = FieldSpec("upn", ("exact", "former", "different"))
+ADDRESS = FieldSpec("address", ("address", "postcode", "sector", "district_or_town", "different"))
+PARENTS = FieldSpec("parents", ("full_name", "forename", "different"))
+SCHOOL = FieldSpec("school", ("same", "same_la", "different"))
+YEAR_GROUP = FieldSpec("year_group", ("agree", "one_off", "different"))
+
+FIELDS: tuple[FieldSpec, ...] = (
+    FORENAME, SURNAME, MIDDLE, DOB, SEX, UPN, ADDRESS, PARENTS, SCHOOL, YEAR_GROUP
+)
+F_FORENAME, F_SURNAME, F_MIDDLE, F_DOB, F_SEX, F_UPN, F_ADDRESS, F_PARENTS, F_SCHOOL, F_YG = range(
+    len(FIELDS)
+)
+
+
+def _given_level(a: str, a_tokens: frozenset[str], b: str, b_tokens: frozenset[str],
+                 a_given: frozenset[str], b_given: frozenset[str]) -> int:
+    """Forename rule, usable both ways round (for surname/forename swaps)."""
+    if not a or not b:
+        return MISSING
+    if a == b:
+        return 0
+    if canonical_variant(a) == canonical_variant(b) or nickname_equivalent(a, b):
+        return 1
+    if a_tokens & b_given or b_tokens & a_given:
+        return 2
+    sim = JaroWinkler.similarity(a, b)
+    if sim >= 0.92 or (len(a) > 3 and len(b) > 3 and OSA.distance(a, b) <= 1):
+        return 3
+    if sim >= 0.84:
+        return 4
+    if len(a) == 1 or len(b) == 1:
+        return 5 if a[0] == b[0] else 6
+    return 6
+
+
+def forename_level(q: Features, s: Features) -> int:
+    level = _given_level(q.fn, q.fn_tokens, s.fn, s.fn_tokens, q.given_all, s.given_all)
+    if level > 1 and (q.alias_fn or s.alias_fn):
+        # A formal name listed as an alias is as good as the name itself.
+        if q.alias_fn & s.fn_tokens or s.alias_fn & q.fn_tokens:
+            return 1
+    return level
+
+
+def surname_level(q: Features, s: Features) -> int:
+    if not q.sn or not s.sn:
+        return MISSING
+    if q.sn == s.sn:
+        return 0
+    if q.sn_canon & s.sn_canon:
+        return 1
+    if q.sn_forms & s.sn_forms:
+        return 2
+    if q.sn_forms & s.other_sn or s.sn_forms & q.other_sn:
+        return 3
+    sim = JaroWinkler.similarity(q.sn, s.sn)
+    if sim >= 0.92 or (len(q.sn) > 3 and OSA.distance(q.sn, s.sn) <= 1):
+        return 4
+    if sim >= 0.84 or _stem_close(q, s):
+        return 5
+    if q.sn_forms & (s.middle | s.contact_fn) or s.sn_forms & (q.middle | q.contact_fn):
+        return 6
+    if q.sn_forms & s.contact_sn or s.sn_forms & q.contact_sn:
+        return 7
+    return 8
+
+
+def _stem_close(q: Features, s: Features) -> bool:
+    return any(
+        JaroWinkler.similarity(surname_stem(a), surname_stem(b)) >= 0.92
+        for a in q.sn_forms
+        for b in s.sn_forms
+    )
+
+
+def swapped_levels(q: Features, s: Features) -> tuple[int, int] | None:
+    """(forename, surname) levels with the query's forename and surname exchanged, if better."""
+    if not (q.fn and q.sn and s.fn and s.sn):
+        return None
+    fl = _given_level(q.sn, q.sn_forms, s.fn, s.fn_tokens, q.sn_forms, s.given_all)
+    if fl > 3:
+        return None
+    sim = JaroWinkler.similarity(q.fn, s.sn)
+    if q.fn in s.sn_forms or s.sn in q.fn_tokens:
+        sl = 0 if q.fn == s.sn else 2
+    elif sim >= 0.92:
+        sl = 4
+    else:
+        return None
+    return fl, sl
+
+
+def middle_level(q: Features, s: Features) -> int:
+    if not q.middle or not s.middle:
+        return MISSING
+    return 0 if q.middle & s.given_all or s.middle & q.given_all else 1
+
+
+def dob_level(q: Features, s: Features) -> int:
+    a, b = q.dob, s.dob
+    if a is None or b is None:
+        return MISSING
+    if q.dob_digits and s.dob_digits:
+        if q.dob_digits == s.dob_digits:
+            return 0
+        if a.year == b.year and a.month == b.day and a.day == b.month:
+            return 1
+        diff = sum(x != y for x, y in zip(q.dob_digits, s.dob_digits, strict=True))
+        if diff == 1 or (diff == 2 and _adjacent_transposed(q.dob_digits, s.dob_digits)):
+            return 2
+        if a.year == b.year and a.month == b.month:
+            return 5
+        return 6
+    if a.year is None or b.year is None:
+        # Month and day known on both (one side without a year).
+        if a.month is None or b.month is None:
+            return MISSING
+        if (a.month, a.day) == (b.month, b.day):
+            return 3
+        return 1 if (a.month, a.day) == (b.day, b.month) else 6
+    # Year only on a side.
+    return 4 if a.year == b.year else 6
+
+
+def _adjacent_transposed(x: str, y: str) -> bool:
+    idx = [i for i, (c, d) in enumerate(zip(x, y, strict=True)) if c != d]
+    return idx[1] == idx[0] + 1 and x[idx[0]] == y[idx[1]] and x[idx[1]] == y[idx[0]]
+
+
+def sex_level(q: Features, s: Features) -> int:
+    if not q.sex or not s.sex:
+        return MISSING
+    return 0 if q.sex == s.sex else 1
+
+
+def upn_level(q: Features, s: Features) -> int:
+    # A UPN failing its check letter is a typo: it helps find the record, never scores.
+    if not (q.upn and q.upn_valid):
+        return MISSING
+    if s.upn and q.upn == s.upn:
+        return 0
+    if q.upn in s.former_upns or (s.upn and s.upn in q.former_upns):
+        return 1
+    return 2 if s.upn and s.upn_valid else MISSING
+
+
+def address_level(q: Features, s: Features) -> int:
+    have_pc = bool(q.postcode and s.postcode)
+    if q.addr and s.addr and q.house == s.house and token_sort_ratio(q.addr, s.addr) >= 90:
+        if not have_pc or q.postcode == s.postcode or OSA.distance(q.postcode, s.postcode) <= 1:
+            return 0
+    if have_pc:
+        if q.postcode == s.postcode:
+            return 1
+        if q.sector and q.sector == s.sector:
+            return 2
+        if q.outward and q.outward == s.outward:
+            return 3
+    if q.town and s.town and q.town == s.town:
+        return 3
+    if have_pc or (q.addr and s.addr):
+        return 4
+    return MISSING
+
+
+def parents_level(q: Features, s: Features) -> int:
+    if not q.contacts or not s.contacts:
+        return MISSING
+    best = 2
+    for qf, qs in q.contacts:
+        if not qf:
+            continue
+        for sf, ss in s.contacts:
+            if not sf:
+                continue
+            if qf == sf or nickname_equivalent(qf, sf) or JaroWinkler.similarity(qf, sf) >= 0.9:
+                if qs and ss and (qs == ss or JaroWinkler.similarity(qs, ss) >= 0.9):
+                    return 0
+                best = 1
+    return best
+
+
+def school_level(q: Features, s: Features) -> int:
+    if not q.school or not s.school:
+        return MISSING
+    if q.school == s.school:
+        return 0
+    return 1 if q.school[:3] == s.school[:3] else 2
+
+
+def year_group_level(q: Features, s: Features) -> int:
+    a = q.year_group if q.year_group is not None else (q.cohort if s.year_group is not None else None)
+    b = s.year_group if s.year_group is not None else s.cohort
+    if a is None or b is None or (q.year_group is None and s.year_group is None):
+        return MISSING
+    gap = abs(a - b)
+    return 0 if gap == 0 else 1 if gap == 1 else 2
+
+
+def compare(q: Features, s: Features) -> tuple[tuple[int, ...], bool]:
+    """The level of every field, and whether forename and surname were taken swapped."""
+    fl = forename_level(q, s)
+    sl = surname_level(q, s)
+    swapped = False
+    if fl >= 3 or sl >= 4:
+        alt = swapped_levels(q, s)
+        if alt is not None and alt[0] + alt[1] < max(fl, 0) + max(sl, 0):
+            fl, sl = alt
+            swapped = True
+    return (
+        (
+            fl,
+            sl,
+            middle_level(q, s),
+            dob_level(q, s),
+            sex_level(q, s),
+            upn_level(q, s),
+            address_level(q, s),
+            parents_level(q, s),
+            school_level(q, s),
+            year_group_level(q, s),
+        ),
+        swapped,
+    )
+
+
+def field_values(f: Features, field: int) -> str:
+    """The value shown beside a field's evidence (as the source wrote it)."""
+    r = f.record
+    match field:
+        case 0:
+            return r.forename
+        case 1:
+            return r.surname
+        case 2:
+            return r.middle_names
+        case 3:
+            return str(r.dob) if r.dob else ""
+        case 4:
+            return r.sex
+        case 5:
+            return r.upn
+        case 6:
+            return ", ".join(x for x in (r.address, r.town, r.postcode) if x)
+        case 7:
+            return "; ".join(f"{c.forename} {c.surname}".strip() for c in r.contacts)
+        case 8:
+            return r.school
+        case _:
+            return r.year_group or (str(f.cohort) if f.cohort is not None else "")

@@ -1,0 +1,190 @@
+"""The matching engine: block, compare, weigh, rank and explain candidates for a query."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from gateway.matching.blocking import BlockingIndex, query_keys, store_keys
+from gateway.matching.compare import (
+    F_DOB,
+    F_FORENAME,
+    F_SURNAME,
+    FIELDS,
+    MISSING,
+    compare,
+    field_values,
+)
+from gateway.matching.decisions import Decision, Thresholds, decide
+from gateway.matching.features import Features, prepare
+from gateway.matching.records import PersonRecord
+from gateway.matching.weights import (
+    Model,
+    collision_probability,
+    default_m,
+    em,
+    estimate_u,
+    frequencies,
+)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One field's contribution, for the officer: both values, the level and its weight."""
+
+    field: str
+    query_value: str
+    record_value: str
+    level: str
+    weight: float
+
+
+@dataclass(frozen=True)
+class Candidate:
+    record_id: str
+    score: float  # log2 odds of a match
+    probability: float
+    decision: Decision
+    levels: tuple[int, ...]
+    swapped_names: bool
+    evidence: tuple[Evidence, ...] = ()
+
+
+def _probability(bits: float) -> float:
+    if bits > 60:
+        return 1.0
+    if bits < -60:
+        return 0.0
+    return 1.0 / (1.0 + math.pow(2.0, -bits))
+
+
+class MatchEngine:
+    """Candidates for queries among a fixed set of store records (held in memory)."""
+
+    def __init__(
+        self,
+        store: Sequence[PersonRecord],
+        *,
+        thresholds: Thresholds,
+        as_of: date | None = None,
+        model: Model | None = None,
+    ) -> None:
+        self.as_of = as_of or date.today()
+        self.thresholds = thresholds
+        self.features: list[Features] = [prepare(r, self.as_of) for r in store]
+        self.index = BlockingIndex()
+        for pos, f in enumerate(self.features):
+            self.index.add(pos, store_keys(f))
+        self.model = model or Model(m=default_m(), u=[[]], prior=0.05)
+        self.model.forename_freq = frequencies(f.fn for f in self.features)
+        self.model.surname_freq = frequencies(f.sn for f in self.features)
+        self.model.freq_floor = 1.0 / max(len(self.features), 1)
+
+    # Training -------------------------------------------------------------------------
+
+    def prepare_query(self, query: PersonRecord) -> Features:
+        return prepare(query, self.as_of)
+
+    def block(self, q: Features) -> set[int]:
+        return self.index.lookup(query_keys(q))
+
+    def fit(self, queries: Sequence[PersonRecord], *, sample: int = 20_000, seed: int = 7) -> Model:
+        """Estimate u from random pairs and m and the prior by EM over the blocked pairs."""
+        prepared = [self.prepare_query(q) for q in queries]
+        rng = random.Random(seed)
+        n = len(self.features)
+        random_levels = [
+            compare(rng.choice(prepared), self.features[rng.randrange(n)])[0]
+            for _ in range(min(sample, len(prepared) * n))
+        ]
+        exact_u = {
+            F_FORENAME: collision_probability(
+                frequencies(q.fn for q in prepared), self.model.forename_freq
+            ),
+            F_SURNAME: collision_probability(
+                frequencies(q.sn for q in prepared), self.model.surname_freq
+            ),
+            F_DOB: collision_probability(
+                frequencies(q.dob_digits for q in prepared),
+                frequencies(s.dob_digits for s in self.features),
+            ),
+        }
+        u = estimate_u(random_levels, {k: max(v, 1e-7) for k, v in exact_u.items()})
+        patterns: Counter[tuple[int, ...]] = Counter()
+        for q in prepared:
+            for pos in self.block(q):
+                patterns[compare(q, self.features[pos])[0]] += 1
+        pairs = sum(patterns.values())
+        prior0 = min(0.5, len(prepared) / max(pairs, 1))
+        m, prior = em(patterns, u, default_m(), prior0)
+        self.model.m, self.model.u, self.model.prior = m, u, prior
+        self.model.reset()
+        return self.model
+
+    # Scoring --------------------------------------------------------------------------
+
+    def score_levels(self, q: Features, s: Features, levels: tuple[int, ...],
+                     swapped: bool) -> float:
+        w = self.model.weights()
+        bits = self.model.prior_bits
+        for fi, lvl in enumerate(levels):
+            if lvl != MISSING:
+                bits += w[fi][lvl]
+        if levels[F_FORENAME] == 0:
+            bits += self.model.tf_adjustment(F_FORENAME, s.fn)
+        if levels[F_SURNAME] == 0:
+            bits += self.model.tf_adjustment(F_SURNAME, s.sn)
+        return bits
+
+    def candidates(self, query: PersonRecord, *, limit: int = 5, explain: bool = True,
+                   exclude: frozenset[str] = frozenset()) -> list[Candidate]:
+        """The best `limit` store records for a query, best first, each with its evidence."""
+        q = self.prepare_query(query)
+        scored: list[tuple[float, int, tuple[int, ...], bool]] = []
+        feats = self.features
+        for pos in self.block(q):
+            s = feats[pos]
+            if s.record.record_id in exclude:
+                continue
+            levels, swapped = compare(q, s)
+            scored.append((self.score_levels(q, s, levels, swapped), pos, levels, swapped))
+        scored.sort(key=lambda x: (-x[0], feats[x[1]].record.record_id))
+        out = []
+        for bits, pos, levels, swapped in scored[:limit]:
+            p = _probability(bits)
+            out.append(
+                Candidate(
+                    record_id=feats[pos].record.record_id,
+                    score=round(bits, 3),
+                    probability=p,
+                    decision=decide(p, levels, self.thresholds),
+                    levels=levels,
+                    swapped_names=swapped,
+                    evidence=self.explain(q, feats[pos], levels) if explain else (),
+                )
+            )
+        return out
+
+    def explain(self, q: Features, s: Features, levels: tuple[int, ...]) -> tuple[Evidence, ...]:
+        w = self.model.weights()
+        out = []
+        for fi, lvl in enumerate(levels):
+            weight = 0.0 if lvl == MISSING else w[fi][lvl]
+            if lvl == 0 and fi == F_FORENAME:
+                weight += self.model.tf_adjustment(fi, s.fn)
+            elif lvl == 0 and fi == F_SURNAME:
+                weight += self.model.tf_adjustment(fi, s.sn)
+            out.append(
+                Evidence(
+                    field=FIELDS[fi].name,
+                    query_value=field_values(q, fi),
+                    record_value=field_values(s, fi),
+                    level="missing" if lvl == MISSING else FIELDS[fi].levels[lvl],
+                    weight=round(weight, 2),
+                )
+            )
+        return tuple(out)

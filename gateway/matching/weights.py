@@ -1,0 +1,142 @@
+"""Fellegi-Sunter weights: m and u per field level, the prior, and name frequencies."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from gateway.matching.compare import F_FORENAME, F_SURNAME, FIELDS, MISSING
+
+# Term-frequency adjustments are bounded: one rare name must not outweigh everything else.
+TF_MAX_BITS = 5.0
+TF_MIN_BITS = -5.0
+
+
+@dataclass
+class Model:
+    """m[field][level], u[field][level], the match prior among blocked pairs, name counts."""
+
+    m: list[list[float]]
+    u: list[list[float]]
+    prior: float = 0.05
+    forename_freq: dict[str, float] = field(default_factory=dict)
+    surname_freq: dict[str, float] = field(default_factory=dict)
+    freq_floor: float = 1e-5
+    _w: list[list[float]] = field(default_factory=list, repr=False)
+
+    def weights(self) -> list[list[float]]:
+        """log2(m/u) per field and level (cached until m or u change)."""
+        if not self._w:
+            self._w = [
+                [math.log2(max(mi, 1e-6) / max(ui, 1e-9)) for mi, ui in zip(mf, uf, strict=True)]
+                for mf, uf in zip(self.m, self.u, strict=True)
+            ]
+        return self._w
+
+    def reset(self) -> None:
+        self._w = []
+
+    @property
+    def prior_bits(self) -> float:
+        return math.log2(self.prior / (1.0 - self.prior))
+
+    def tf_adjustment(self, fld: int, value: str) -> float:
+        """Extra bits for exact agreement on a rare name, fewer for a common one."""
+        if fld == F_FORENAME:
+            freq, base = self.forename_freq, self.u[F_FORENAME][0]
+        elif fld == F_SURNAME:
+            freq, base = self.surname_freq, self.u[F_SURNAME][0]
+        else:
+            return 0.0
+        observed = max(freq.get(value, 0.0), self.freq_floor)
+        return max(TF_MIN_BITS, min(TF_MAX_BITS, math.log2(base / observed)))
+
+
+def frequencies(values: Iterable[str]) -> dict[str, float]:
+    counts = Counter(v for v in values if v)
+    total = sum(counts.values()) or 1
+    return {k: c / total for k, c in counts.items()}
+
+
+def collision_probability(a: dict[str, float], b: dict[str, float]) -> float:
+    """Chance two records drawn from a and b share a value: u for exact agreement."""
+    small, large = (a, b) if len(a) < len(b) else (b, a)
+    return sum(p * large.get(v, 0.0) for v, p in small.items())
+
+
+def default_m() -> list[list[float]]:
+    """Starting m (or the whole m without training): what a true match usually looks like."""
+    start = {
+        "forename": [0.80, 0.06, 0.05, 0.04, 0.02, 0.005, 0.025],
+        "surname": [0.84, 0.03, 0.02, 0.02, 0.04, 0.01, 0.01, 0.01, 0.02],
+        "middle_names": [0.9, 0.1],
+        "dob": [0.88, 0.03, 0.04, 0.015, 0.015, 0.005, 0.015],
+        "sex": [0.99, 0.01],
+        "upn": [0.97, 0.01, 0.02],
+        "address": [0.2, 0.02, 0.03, 0.15, 0.6],
+        "parents": [0.85, 0.1, 0.05],
+        "school": [0.9, 0.05, 0.05],
+        "year_group": [0.97, 0.02, 0.01],
+    }
+    return [list(start[f.name]) for f in FIELDS]
+
+
+def estimate_u(pairs: list[tuple[int, ...]], exact_u: dict[int, float]) -> list[list[float]]:
+    """u from levels of random (almost surely non-matching) pairs, smoothed; exact levels
+    where given come from value frequencies, which a sample cannot resolve."""
+    out: list[list[float]] = []
+    for fi, spec in enumerate(FIELDS):
+        n = len(spec.levels)
+        counts = [0.0] * n
+        for levels in pairs:
+            lvl = levels[fi]
+            if lvl != MISSING:
+                counts[lvl] += 1
+        total = sum(counts)
+        # Half a pair of prior for every level: unseen levels are rare, not impossible.
+        u = [(c + 0.5) / (total + 0.5 * n) for c in counts]
+        if fi in exact_u:
+            rest = sum(u[1:])
+            u = [exact_u[fi]] + [x * (1 - exact_u[fi]) / rest for x in u[1:]]
+        out.append(u)
+    return out
+
+
+def em(
+    patterns: Counter[tuple[int, ...]],
+    u: list[list[float]],
+    m0: list[list[float]],
+    prior0: float,
+    iterations: int = 30,
+    fixed_m: frozenset[int] = frozenset(),
+) -> tuple[list[list[float]], float]:
+    """Expectation-maximisation of m and the prior over comparison patterns, u held fixed."""
+    m = [list(x) for x in m0]
+    prior = prior0
+    items = list(patterns.items())
+    for _ in range(iterations):
+        acc = [[1e-3] * len(f.levels) for f in FIELDS]
+        tot_r = 0.0
+        total = 0.0
+        for levels, count in items:
+            pm, pu = prior, 1.0 - prior
+            for fi, lvl in enumerate(levels):
+                if lvl != MISSING:
+                    pm *= m[fi][lvl]
+                    pu *= u[fi][lvl]
+            r = pm / (pm + pu) if pm + pu > 0 else 0.0
+            w = r * count
+            tot_r += w
+            total += count
+            for fi, lvl in enumerate(levels):
+                if lvl != MISSING:
+                    acc[fi][lvl] += w
+        for fi in range(len(FIELDS)):
+            if fi in fixed_m:
+                continue
+            s = sum(acc[fi])
+            m[fi] = [max(a / s, 1e-4) for a in acc[fi]]
+        prior = min(max(tot_r / total, 1e-6), 0.5)
+    return m, prior

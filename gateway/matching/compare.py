@@ -49,16 +49,25 @@ F_FORENAME, F_SURNAME, F_MIDDLE, F_DOB, F_SEX, F_UPN, F_ADDRESS, F_PARENTS, F_SC
 )
 
 
-def _given_level(a: str, a_tokens: frozenset[str], b: str, b_tokens: frozenset[str],
-                 a_given: frozenset[str], b_given: frozenset[str]) -> int:
-    """Forename rule, usable both ways round (for surname/forename swaps)."""
+def _given_level(a: str, a_first: str, a_given: frozenset[str], b: str, b_first: str,
+                 b_given: frozenset[str]) -> int:
+    """Forename rule, usable both ways round (for surname/forename swaps).
+
+    a/b: the whole forename run together; *_first: its first part; *_given: every given-name
+    part the record knows (middle names, aliases, canonical spellings).
+    """
     if not a or not b:
         return MISSING
     if a == b:
         return 0
     if canonical_variant(a) == canonical_variant(b) or nickname_equivalent(a, b):
         return 1
-    if a_tokens & b_given or b_tokens & a_given:
+    if a_first != a and b_first != b and nickname_equivalent(a_first, b_first):
+        return 1
+    # Hyphenated first part, middle name used as forename, forename moved to middle names.
+    if a in b_given or a_first in b_given or b in a_given or b_first in a_given:
+        return 2
+    if canonical_variant(a_first) in b_given or canonical_variant(b_first) in a_given:
         return 2
     sim = JaroWinkler.similarity(a, b)
     if sim >= 0.92 or (len(a) > 3 and len(b) > 3 and OSA.distance(a, b) <= 1):
@@ -71,7 +80,7 @@ def _given_level(a: str, a_tokens: frozenset[str], b: str, b_tokens: frozenset[s
 
 
 def forename_level(q: Features, s: Features) -> int:
-    level = _given_level(q.fn, q.fn_tokens, s.fn, s.fn_tokens, q.given_all, s.given_all)
+    level = _given_level(q.fn, q.fn_first, q.given_all, s.fn, s.fn_first, s.given_all)
     if level > 1 and (q.alias_fn or s.alias_fn):
         # A formal name listed as an alias is as good as the name itself.
         if q.alias_fn & s.fn_tokens or s.alias_fn & q.fn_tokens:
@@ -114,7 +123,7 @@ def swapped_levels(q: Features, s: Features) -> tuple[int, int] | None:
     """(forename, surname) levels with the query's forename and surname exchanged, if better."""
     if not (q.fn and q.sn and s.fn and s.sn):
         return None
-    fl = _given_level(q.sn, q.sn_forms, s.fn, s.fn_tokens, q.sn_forms, s.given_all)
+    fl = _given_level(q.sn, q.sn, q.sn_forms, s.fn, s.fn_first, s.given_all)
     if fl > 3:
         return None
     sim = JaroWinkler.similarity(q.fn, s.sn)
@@ -130,7 +139,7 @@ def swapped_levels(q: Features, s: Features) -> tuple[int, int] | None:
 def middle_level(q: Features, s: Features) -> int:
     if not q.middle or not s.middle:
         return MISSING
-    return 0 if q.middle & s.given_all or s.middle & q.given_all else 1
+    return 0 if q.middle & s.middle else 1
 
 
 def dob_level(q: Features, s: Features) -> int:

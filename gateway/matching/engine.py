@@ -13,7 +13,9 @@ from gateway.matching.blocking import BlockingIndex, query_keys, store_keys
 from gateway.matching.compare import (
     F_DOB,
     F_FORENAME,
+    F_MIDDLE,
     F_SURNAME,
+    F_YG,
     FIELDS,
     MISSING,
     compare,
@@ -118,10 +120,7 @@ class MatchEngine:
         for q in prepared:
             for pos in self.block(q):
                 patterns[compare(q, self.features[pos])[0]] += 1
-        pairs = sum(patterns.values())
-        prior0 = min(0.5, len(prepared) / max(pairs, 1))
-        m, prior = em(patterns, u, default_m(), prior0)
-        self.model.m, self.model.u, self.model.prior = m, u, prior
+        self.model.m, self.model.u, self.model.prior = estimate_m(patterns, u)
         self.model.reset()
         return self.model
 
@@ -188,3 +187,29 @@ class MatchEngine:
                 )
             )
         return tuple(out)
+
+
+_NAME_FIELDS = frozenset({F_FORENAME, F_SURNAME, F_MIDDLE})
+_DOB_FIELDS = frozenset({F_DOB, F_YG})
+
+
+def estimate_m(
+    patterns: Counter[tuple[int, ...]], u: list[list[float]]
+) -> tuple[list[list[float]], list[list[float]], float]:
+    """m by EM, in two passes so that no field is judged on pairs chosen for agreeing on it
+    (Splink's approach): pairs agreeing on names teach the other fields, pairs agreeing on the
+    date of birth teach the names. Then the prior over every blocked pair, with m and u fixed."""
+    by_name: Counter[tuple[int, ...]] = Counter()
+    by_dob: Counter[tuple[int, ...]] = Counter()
+    for levels, count in patterns.items():
+        if 0 <= levels[F_FORENAME] <= 3 and 0 <= levels[F_SURNAME] <= 4:
+            by_name[levels] += count
+        if levels[F_DOB] in (0, 1):
+            by_dob[levels] += count
+    start = default_m()
+    m_a, _ = em(by_name, u, start, 0.3, ignore=_NAME_FIELDS)
+    m_b, _ = em(by_dob, u, start, 0.3, ignore=_DOB_FIELDS)
+    m = [m_b[fi] if fi in _NAME_FIELDS else m_a[fi] for fi in range(len(FIELDS))]
+    pairs = sum(patterns.values())
+    _, prior = em(patterns, u, m, min(0.3, 1000 / max(pairs, 1)), fixed_m=True)
+    return m, u, prior

@@ -24,7 +24,7 @@ _YEAR_GROUPS = {"r": 0, "reception": 0, "n": -1, "nursery": -1}
 
 def parse_year_group(raw: str) -> int | None:
     """'R' -> 0, '7' -> 7, 'Y7' -> 7; None when empty or not a year group."""
-    text = fold(raw).replace("year", "").replace(" ", "").lstrip("y")
+    text = raw.strip().lower().replace("year", "").replace(" ", "").lstrip("y")
     if text in _YEAR_GROUPS:
         return _YEAR_GROUPS[text]
     return int(text) if text.isdigit() and int(text) <= 14 else None

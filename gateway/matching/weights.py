@@ -110,12 +110,20 @@ def em(
     m0: list[list[float]],
     prior0: float,
     iterations: int = 30,
-    fixed_m: frozenset[int] = frozenset(),
+    ignore: frozenset[int] = frozenset(),
+    fixed_m: bool = False,
 ) -> tuple[list[list[float]], float]:
-    """Expectation-maximisation of m and the prior over comparison patterns, u held fixed."""
+    """Expectation-maximisation of m and the prior over comparison patterns, u held fixed.
+
+    Fields in `ignore` (those the pairs were selected on, whose agreement is then no evidence)
+    take no part; with fixed_m only the prior is estimated.
+    """
     m = [list(x) for x in m0]
     prior = prior0
-    items = list(patterns.items())
+    items = [
+        (tuple(MISSING if fi in ignore else lvl for fi, lvl in enumerate(levels)), count)
+        for levels, count in patterns.items()
+    ]
     for _ in range(iterations):
         acc = [[1e-3] * len(f.levels) for f in FIELDS]
         tot_r = 0.0
@@ -134,7 +142,7 @@ def em(
                 if lvl != MISSING:
                     acc[fi][lvl] += w
         for fi in range(len(FIELDS)):
-            if fi in fixed_m:
+            if fixed_m or fi in ignore:
                 continue
             s = sum(acc[fi])
             m[fi] = [max(a / s, 1e-4) for a in acc[fi]]

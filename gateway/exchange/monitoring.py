@@ -1,0 +1,211 @@
+"""Children who moved to another LA: watched, with status requests, until placed."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from gateway import audit
+from gateway.cases import service as cases
+from gateway.cases.queries import get_case
+from gateway.cases.workflow import CLOSED, WorkflowError
+from gateway.db import session_scope, utcnow
+from gateway.exchange.errors import ExchangeError
+from gateway.exchange.outbound import new_header, queue_document
+from gateway.exchange.partners import get_partner
+from gateway.exchange.records import LAWFUL_BASIS
+from gateway.models.case import TimelineEntry
+from gateway.models.exchange import Monitoring, Proposal
+from gateway.settings import Settings
+from parsers.exchange import DocType, Document, Outcome, ReplyStatus
+
+ACTIVE = "active"
+CLOSED_MONITORING = "closed"
+MOVED_OUT = "moved_out_tracking"
+
+
+def _interval(settings: Settings) -> timedelta:
+    return timedelta(days=settings.exchange.monitoring_interval_days)
+
+
+def get_monitoring(session: Session, case_id: int) -> Monitoring | None:
+    return session.execute(
+        select(Monitoring).where(Monitoring.case_id == case_id)
+    ).scalar_one_or_none()
+
+
+def start(
+    session: Session, settings: Settings, case_id: int, partner_la: str, actor: str
+) -> Monitoring:
+    """Keep a case on the monitoring list with that partner (idempotent)."""
+    get_partner(session, partner_la)
+    case = get_case(session, case_id)
+    if case.status == CLOSED:
+        raise ExchangeError(f"case {case_id} is closed; reopen it before monitoring it")
+    row = get_monitoring(session, case_id)
+    now = utcnow()
+    if row is None:
+        row = Monitoring(case_id=case_id, partner_la=partner_la, started_at=now)
+        session.add(row)
+    row.partner_la = partner_la
+    row.status = ACTIVE
+    row.next_check_at = now + _interval(settings)
+    row.closed_at = None
+    row.closed_reason = None
+    if case.status != MOVED_OUT:
+        # The workflow file may not allow the move from here; monitoring still applies.
+        with contextlib.suppress(WorkflowError):
+            cases.move_case(session, settings, case_id, MOVED_OUT, actor)
+    audit.record(
+        session,
+        actor=actor,
+        action="monitoring.start",
+        entity="case",
+        entity_id=case_id,
+        detail={"partner_la": partner_la},
+    )
+    session.flush()
+    return row
+
+
+def list_active(session: Session) -> list[Monitoring]:
+    return list(
+        session.execute(
+            select(Monitoring).where(Monitoring.status == ACTIVE).order_by(Monitoring.next_check_at)
+        ).scalars()
+    )
+
+
+def note_reply(
+    session: Session, settings: Settings, case_id: int, partner_la: str, outcome: Outcome
+) -> None:
+    """Any answer from the partner counts as a confirmation of where things stand."""
+    row = get_monitoring(session, case_id)
+    if row is not None and row.status == ACTIVE and row.partner_la == partner_la:
+        row.last_confirmation_at = utcnow()
+
+
+def close_on_placement(
+    session: Session,
+    settings: Settings,
+    case_id: int,
+    *,
+    la_code: str,
+    school: str,
+    start_date: date,
+    actor: str,
+    reason: str,
+) -> None:
+    """A confirmed school registration closes monitoring and the case with that outcome."""
+    row = get_monitoring(session, case_id)
+    if row is not None and row.status == ACTIVE:
+        row.status = CLOSED_MONITORING
+        row.closed_at = utcnow()
+        row.closed_reason = reason
+        row.last_confirmation_at = utcnow()
+    case = get_case(session, case_id)
+    if case.status != CLOSED:
+        outcome = "on_roll_other_la" if la_code != settings.core.la_code else "on_roll_this_la"
+        cases.close_case(
+            session,
+            settings,
+            case_id,
+            outcome,
+            {"la_code": la_code, "school": school, "start_date": start_date.isoformat()},
+            actor,
+        )
+
+
+def close_for_lost_pupil_claim(
+    session: Session,
+    settings: Settings,
+    case_id: int,
+    *,
+    school_laestab: str,
+    start_date: date,
+    actor: str,
+) -> None:
+    """A lost-pupil claim from the store (a school took the child) closes monitoring too."""
+    close_on_placement(
+        session,
+        settings,
+        case_id,
+        la_code=school_laestab[:3],
+        school=school_laestab,
+        start_date=start_date,
+        actor=actor,
+        reason="lost-pupil claim",
+    )
+
+
+def apply_confirmed(
+    session: Session, settings: Settings, proposal: Proposal, actor: str, override: dict[str, Any]
+) -> None:
+    """The officer confirmed the partner's answer: apply it to our case."""
+    detail = {**proposal.detail, **override}
+    case_id = proposal.case_id
+    assert case_id is not None
+    partner_la = str(detail["from_la"])
+    status = detail.get("status")
+    if status == ReplyStatus.ON_ROLL.value:
+        if not (detail.get("laestab") and detail.get("start_date")):
+            raise ExchangeError("closing on a placement needs the school (LAESTAB) and start date")
+        close_on_placement(
+            session,
+            settings,
+            case_id,
+            la_code=partner_la,
+            school=str(detail["laestab"]),
+            start_date=date.fromisoformat(str(detail["start_date"])),
+            actor=actor,
+            reason=f"on roll confirmed by LA {partner_la}",
+        )
+    elif status in {
+        ReplyStatus.KNOWN_AT_ADDRESS.value,
+        ReplyStatus.APPLICATION_IN_PROGRESS.value,
+        ReplyStatus.MOVED_ON.value,
+    }:
+        target = str(detail.get("moved_to_la") or partner_la)
+        if target != settings.core.la_code:
+            start(session, settings, case_id, target, actor)
+    session.add(
+        TimelineEntry(
+            case_id=case_id,
+            kind="exchange",
+            summary=f"Confirmed answer from LA {partner_la}: {status or 'free text read'}",
+            actor=actor,
+            ref=f"proposal:{proposal.id}",
+        )
+    )
+
+
+def send_due_status_requests(
+    engine: Engine, settings: Settings, now: datetime | None = None
+) -> int:
+    """Queue a status request for every monitored case whose check is due."""
+    from gateway.exchange.working import pupil_from_case
+
+    now = now or utcnow()
+    sent = 0
+    with session_scope(engine) as session:
+        due = session.execute(
+            select(Monitoring).where(Monitoring.status == ACTIVE, Monitoring.next_check_at <= now)
+        ).scalars()
+        for row in list(due):
+            case = get_case(session, row.case_id)
+            doc = Document(
+                DocType.STATUS_REQUEST,
+                new_header(settings, row.partner_la),
+                case_ref=case.tag,
+                lawful_basis=LAWFUL_BASIS,
+                pupil=pupil_from_case(case),
+                note="Monitoring: is this child now registered at a school in your area?",
+            )
+            queue_document(session, settings, doc, actor="exchange:monitoring", case_id=case.id)
+            row.next_check_at = now + _interval(settings)
+            sent += 1
+    return sent

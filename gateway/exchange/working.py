@@ -1,0 +1,372 @@
+"""Working a case over the exchange: enquiries out, candidates and proposals in, decisions."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from gateway import audit
+from gateway.cases.queries import get_case
+from gateway.db import utcnow
+from gateway.exchange.errors import ExchangeError
+from gateway.exchange.outbound import new_header, queue_document
+from gateway.exchange.partners import Partner
+from gateway.exchange.records import LAWFUL_BASIS, Channel, ProposalKind, ProposalStatus
+from gateway.models.case import Case, TimelineEntry
+from gateway.models.child import Child
+from gateway.models.exchange import ExchangeMessage, Proposal
+from gateway.settings import Settings
+from parsers.exchange import Address, DocType, Document, Outcome, Pupil, ReplyStatus
+
+
+def pupil_from_case(case: Case) -> Pupil:
+    child = case.child
+    address = child.current_address
+    return Pupil(
+        surname=child.surname,
+        forename=child.forenames,
+        upn=child.upn,
+        middle_names=child.middle_names,
+        dob=child.dob,
+        sex=child.sex if child.sex in {"M", "F", "U"} else None,
+        address=Address(
+            tuple(x for x in (address.line1, address.line2, address.town) if x),
+            address.postcode,
+        )
+        if address is not None
+        else None,
+    )
+
+
+def send_enquiry(
+    session: Session,
+    settings: Settings,
+    case_id: int,
+    to_la: str,
+    actor: str,
+    note: str | None = None,
+    channel: Channel | None = None,
+) -> ExchangeMessage:
+    """Build an enquiry from the case and queue it for the partner LA."""
+    case = get_case(session, case_id)
+    doc = Document(
+        DocType.ENQUIRY,
+        new_header(settings, to_la),
+        case_ref=case.tag,
+        lawful_basis=LAWFUL_BASIS,
+        pupil=pupil_from_case(case),
+        note=note,
+    )
+    row = queue_document(session, settings, doc, actor=actor, case_id=case.id, channel=channel)
+    _timeline(session, case.id, "exchange", f"Enquiry sent to LA {to_la}", actor, doc)
+    return row
+
+
+def _timeline(
+    session: Session, case_id: int, kind: str, summary: str, actor: str, doc: Document
+) -> None:
+    session.add(
+        TimelineEntry(
+            case_id=case_id,
+            kind=kind,
+            summary=summary,
+            actor=actor,
+            ref=f"exchange:{doc.header.message_id}",
+        )
+    )
+
+
+def candidates(session: Session, pupil: Pupil) -> list[dict[str, Any]]:
+    """Our records that may be this child: cases (open first), then the lost-pupil index."""
+    conditions = []
+    if pupil.upn:
+        conditions.append(Child.upn == pupil.upn)
+    if pupil.dob:
+        conditions.append((Child.surname.ilike(pupil.surname)) & (Child.dob == pupil.dob))
+    conditions.append(
+        Child.surname.ilike(pupil.surname) & Child.forenames.ilike(pupil.forename + "%")
+    )
+    found: list[dict[str, Any]] = []
+    rows = session.execute(
+        select(Case, Child).join(Child, Case.child_id == Child.id).where(or_(*conditions))
+    ).all()
+    for case, child in rows:
+        address = child.current_address
+        found.append(
+            {
+                "source": "case",
+                "case_id": case.id,
+                "status": case.status,
+                "upn_match": bool(pupil.upn and child.upn == pupil.upn),
+                "dob_match": bool(pupil.dob and child.dob == pupil.dob),
+                "address": None
+                if address is None
+                else {
+                    "lines": [x for x in (address.line1, address.line2, address.town) if x],
+                    "postcode": address.postcode,
+                },
+            }
+        )
+    try:
+        from lost_pupil.models import LostPupil
+
+        lp_conditions = []
+        if pupil.upn:
+            lp_conditions.append(LostPupil.upn == pupil.upn)
+        if pupil.dob:
+            lp_conditions.append(
+                LostPupil.surname.ilike(pupil.surname) & (LostPupil.dob == pupil.dob)
+            )
+        if lp_conditions:
+            for lp in session.execute(select(LostPupil).where(or_(*lp_conditions))).scalars():
+                found.append(
+                    {
+                        "source": "lost_pupil",
+                        "lost_pupil_id": lp.id,
+                        "status": lp.status,
+                        "claimed_school": lp.claimed_school,
+                        "claimed_from": lp.claimed_from.isoformat() if lp.claimed_from else None,
+                    }
+                )
+    except ImportError:  # the lost-pupil store is optional in a minimal install
+        pass
+    return found
+
+
+def _propose_answer(found: list[dict[str, Any]]) -> dict[str, Any]:
+    """A first answer for the officer: they confirm or change it before anything is sent."""
+    for c in found:
+        if c["source"] == "lost_pupil" and c.get("claimed_school") and c.get("claimed_from"):
+            return {
+                "status": ReplyStatus.ON_ROLL.value,
+                "laestab": c["claimed_school"],
+                "start_date": c["claimed_from"],
+            }
+    for c in found:
+        if c["source"] == "case" and c.get("address"):
+            return {"status": ReplyStatus.KNOWN_AT_ADDRESS.value, "address": c["address"]}
+    return {"status": ReplyStatus.NOT_KNOWN.value}
+
+
+def on_document(
+    session: Session, settings: Settings, row: ExchangeMessage, doc: Document, partner: Partner
+) -> None:
+    """Turn an accepted inbound document into something for our officer to decide."""
+    if doc.doc_type in {DocType.ENQUIRY, DocType.STATUS_REQUEST, DocType.CASE_TRANSFER}:
+        assert doc.pupil is not None
+        found = candidates(session, doc.pupil)
+        session.add(
+            Proposal(
+                kind=ProposalKind.REPLY.value,
+                message_id=row.id,
+                status=ProposalStatus.PENDING.value,
+                detail={
+                    "from_la": partner.la_code,
+                    "their_ref": doc.case_ref,
+                    "doc_type": doc.doc_type.value,
+                    "candidates": found,
+                    "proposed": _propose_answer(found),
+                },
+            )
+        )
+    elif doc.doc_type is DocType.REPLY:
+        assert doc.outcome is not None
+        ours = _our_message(session, partner.la_code, doc.header.in_reply_to)
+        row.case_id = ours.case_id if ours else None
+        o = doc.outcome
+        session.add(
+            Proposal(
+                kind=ProposalKind.CASE_UPDATE.value,
+                message_id=row.id,
+                case_id=row.case_id,
+                status=ProposalStatus.PENDING.value,
+                detail={
+                    "from_la": partner.la_code,
+                    "status": o.status.value,
+                    "laestab": o.laestab,
+                    "school_name": o.school_name,
+                    "start_date": o.start_date.isoformat() if o.start_date else None,
+                    "moved_to_la": o.moved_to_la,
+                    "destination": o.destination,
+                    "note": doc.note,
+                },
+            )
+        )
+        if row.case_id is not None:
+            _timeline(
+                session,
+                row.case_id,
+                "exchange",
+                f"Reply from LA {partner.la_code}: {o.status.value} (awaiting your confirmation)",
+                f"exchange:{partner.la_code}",
+                doc,
+            )
+            from gateway.exchange import monitoring
+
+            monitoring.note_reply(session, settings, row.case_id, partner.la_code, o)
+    audit.record(
+        session,
+        actor=f"exchange:{partner.la_code}",
+        action="exchange.receive",
+        entity="exchange_message",
+        entity_id=row.message_id,
+        detail={"doc_type": doc.doc_type.value, "case_id": row.case_id},
+    )
+
+
+def _our_message(
+    session: Session, partner_la: str, message_id: str | None
+) -> ExchangeMessage | None:
+    if message_id is None:
+        return None
+    return session.execute(
+        select(ExchangeMessage).where(
+            ExchangeMessage.direction == "out",
+            ExchangeMessage.partner_la == partner_la,
+            ExchangeMessage.message_id == message_id,
+        )
+    ).scalar_one_or_none()
+
+
+def on_free_text(
+    session: Session, row: ExchangeMessage, text: str, partner: Partner, thread_id: str | None
+) -> None:
+    """A partner's reply typed in a mail client: filed against our enquiry's case."""
+    ours = _our_message(session, partner.la_code, thread_id)
+    row.case_id = ours.case_id if ours else None
+    session.add(
+        Proposal(
+            kind=ProposalKind.FREE_TEXT.value,
+            message_id=row.id,
+            case_id=row.case_id,
+            status=ProposalStatus.PENDING.value,
+            detail={"from_la": partner.la_code, "text": text[:20000], "in_reply_to": thread_id},
+        )
+    )
+    if row.case_id is not None:
+        session.add(
+            TimelineEntry(
+                case_id=row.case_id,
+                kind="exchange",
+                summary=f"Free-text reply from LA {partner.la_code} (read it and decide)",
+                actor=f"exchange:{partner.la_code}",
+                ref=f"exchange:{row.message_id}",
+            )
+        )
+
+
+def pending(session: Session) -> list[Proposal]:
+    return list(
+        session.execute(
+            select(Proposal)
+            .where(Proposal.status == ProposalStatus.PENDING.value)
+            .order_by(Proposal.id)
+        ).scalars()
+    )
+
+
+def _get_pending(session: Session, proposal_id: int) -> Proposal:
+    proposal = session.get(Proposal, proposal_id)
+    if proposal is None:
+        raise ExchangeError(f"no exchange proposal {proposal_id}; see `cme exchange pending`")
+    if proposal.status != ProposalStatus.PENDING.value:
+        raise ExchangeError(f"proposal {proposal_id} was already {proposal.status}")
+    return proposal
+
+
+def approve(
+    session: Session,
+    settings: Settings,
+    proposal_id: int,
+    actor: str,
+    *,
+    override: dict[str, Any] | None = None,
+) -> Proposal:
+    """The officer agrees: send the reply, or apply the partner's answer to our case."""
+    proposal = _get_pending(session, proposal_id)
+    inbound = session.get(ExchangeMessage, proposal.message_id)
+    assert inbound is not None
+    if proposal.kind == ProposalKind.REPLY.value:
+        answer = {**proposal.detail["proposed"], **(override or {})}
+        _send_reply(session, settings, inbound, proposal, answer, actor)
+        proposal.detail = {**proposal.detail, "sent": answer}
+    elif proposal.kind in {ProposalKind.CASE_UPDATE.value, ProposalKind.FREE_TEXT.value}:
+        if proposal.case_id is None:
+            raise ExchangeError(
+                f"proposal {proposal_id} is not linked to a case; record it on the case by hand"
+            )
+        from gateway.exchange import monitoring
+
+        monitoring.apply_confirmed(session, settings, proposal, actor, override or {})
+    proposal.status = ProposalStatus.APPROVED.value
+    proposal.decided_by = actor
+    proposal.decided_at = utcnow()
+    audit.record(
+        session,
+        actor=actor,
+        action="exchange.approve",
+        entity="exchange_proposal",
+        entity_id=proposal.id,
+        detail={"kind": proposal.kind, "case_id": proposal.case_id},
+    )
+    return proposal
+
+
+def reject(session: Session, proposal_id: int, actor: str, reason: str) -> Proposal:
+    proposal = _get_pending(session, proposal_id)
+    proposal.status = ProposalStatus.REJECTED.value
+    proposal.decided_by = actor
+    proposal.decided_at = utcnow()
+    proposal.detail = {**proposal.detail, "rejected_because": reason}
+    audit.record(
+        session,
+        actor=actor,
+        action="exchange.reject",
+        entity="exchange_proposal",
+        entity_id=proposal.id,
+        detail={"kind": proposal.kind, "reason": reason},
+    )
+    return proposal
+
+
+def _send_reply(
+    session: Session,
+    settings: Settings,
+    inbound: ExchangeMessage,
+    proposal: Proposal,
+    answer: dict[str, Any],
+    actor: str,
+) -> ExchangeMessage:
+    try:
+        status = ReplyStatus(answer["status"])
+    except (KeyError, ValueError):
+        raise ExchangeError(
+            f"reply status must be one of: {', '.join(s.value for s in ReplyStatus)}"
+        ) from None
+    start = answer.get("start_date")
+    address = answer.get("address")
+    if status is ReplyStatus.ON_ROLL and not (answer.get("laestab") and start):
+        raise ExchangeError("an on-roll reply needs the school's LAESTAB and the start date")
+    outcome = Outcome(
+        status,
+        laestab=answer.get("laestab") if status is ReplyStatus.ON_ROLL else None,
+        school_name=answer.get("school_name") if status is ReplyStatus.ON_ROLL else None,
+        start_date=date.fromisoformat(start) if start and status is ReplyStatus.ON_ROLL else None,
+        address=Address(tuple(address.get("lines", ())), address.get("postcode"))
+        if address and status is ReplyStatus.KNOWN_AT_ADDRESS
+        else None,
+        moved_to_la=answer.get("moved_to_la") if status is ReplyStatus.MOVED_ON else None,
+        destination=answer.get("destination") if status is ReplyStatus.MOVED_ON else None,
+    )
+    doc = Document(
+        DocType.REPLY,
+        new_header(settings, inbound.partner_la, in_reply_to=inbound.message_id),
+        case_ref=str(proposal.detail.get("their_ref") or "unknown"),
+        lawful_basis=LAWFUL_BASIS,
+        outcome=outcome,
+        note=answer.get("note"),
+    )
+    return queue_document(session, settings, doc, actor=actor)

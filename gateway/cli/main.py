@@ -63,3 +63,8 @@ from gateway.cli import intake as intake_cmd  # noqa: E402
 
 cli.add_command(intake_cmd.intake)
 cli.add_command(intake_cmd.quarantine)
+
+from gateway.cli.exchange import COMMANDS as exchange_commands  # noqa: E402
+
+for _command in exchange_commands:
+    cli.add_command(_command)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 import jellyfish
@@ -17,6 +18,7 @@ from parsers.ctf import CtfHeader, CtfPupil
 _KEEP = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ -")
 
 
+@lru_cache(maxsize=65536)
 def normalise_name(raw: str | None) -> str:
     """'Zoë O'Neil-Smith ' -> 'ZOE ONEIL-SMITH': accents off, letters, spaces, hyphens."""
     if not raw:
@@ -26,15 +28,17 @@ def normalise_name(raw: str | None) -> str:
     return " ".join(kept.split())
 
 
-def name_parts(norm: str) -> list[str]:
+@lru_cache(maxsize=65536)
+def name_parts(norm: str) -> tuple[str, ...]:
     """A name and, for hyphenated or double names, each part: 'SMITH-JONES' -> 3 forms."""
     if not norm:
-        return []
+        return ()
     whole = norm.replace("-", "").replace(" ", "")
     parts = [p for p in norm.replace("-", " ").split() if p]
-    return [whole, *(p for p in parts if p != whole)] if len(parts) > 1 else [whole]
+    return (whole, *(p for p in parts if p != whole)) if len(parts) > 1 else (whole,)
 
 
+@lru_cache(maxsize=65536)
 def phonetic(norm_part: str) -> str:
     return jellyfish.metaphone(norm_part)[:8] or norm_part[:4]
 

@@ -9,7 +9,7 @@ from datetime import date
 from enum import StrEnum
 
 from rapidfuzz.distance import JaroWinkler
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lost_pupil.index import name_keys, name_parts, normalise_name, phonetic, swap_day_month
@@ -17,7 +17,7 @@ from lost_pupil.models import KeyKind, LostPupil, PupilKey
 from parsers.identifiers import normalise_postcode, normalise_upn
 
 #: Rows scored per search at most; blocks are ranked so the best-supported come first.
-MAX_SCORED = 400
+MAX_SCORED = 200
 #: A name block larger than this is cut (a common name on its own says little).
 MAX_BLOCK = 2000
 #: Total log-weight at which the score reaches 0.5.
@@ -229,11 +229,14 @@ def candidates_by_keys(
     if dob_set:
         stmt = select(LostPupil.id).where(LostPupil.dob.in_(sorted(dob_set))).limit(max_block)
         add(session.execute(stmt).scalars(), "dob")
-    key_list = sorted(set(name_keys_))
-    if key_list:
+    by_kind: dict[str, list[str]] = {}
+    for kind, key in sorted(set(name_keys_)):
+        by_kind.setdefault(kind, []).append(key)
+    for kind, key_list in by_kind.items():
+        # One query per kind: SQLite cannot seek an index for a row-value IN list.
         stmt = (
             select(PupilKey.pupil_id)
-            .where(tuple_(PupilKey.kind, PupilKey.key).in_(key_list))
+            .where(PupilKey.kind == kind, PupilKey.key.in_(key_list))
             .limit(max_block)
         )
         add(session.execute(stmt).scalars(), "name")

@@ -1,0 +1,287 @@
+"""Lost-pupil store: CTF ingest rate against a bare iterparse floor (10k and 100k pupils,
+peak memory), and search latency over 1,000,000 indexed pupils on SQLite and PostgreSQL.
+
+The 1M index is built by bulk inserts of generated rows (executemany on SQLite, COPY on
+PostgreSQL), not by parsing CTFs: the ingest figure is measured separately above.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+N_SEARCH_INDEX = int(os.environ.get("BENCH_LP_INDEX", "1000000"))
+N_QUERIES = 1000
+SIZES = [int(x) for x in os.environ.get("BENCH_LP_SIZES", "10000,100000").split(",")]
+
+
+def emit(**fields: object) -> None:
+    print(json.dumps({"bench": "lost_pupil", **fields}), flush=True)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ---- ingest (each measurement in its own process so peak memory is its own) ----------
+
+
+def _child_floor(path: str) -> None:
+    from lxml import etree
+
+    started = time.perf_counter()
+    pupils = 0
+    for _ev, el in etree.iterparse(path):
+        if el.tag == "Pupil":
+            pupils += 1
+    elapsed = time.perf_counter() - started
+    print(json.dumps({"pupils": pupils, "s": elapsed, "rss": peak_rss_mb()}))
+
+
+def _child_ingest(path: str, work: str) -> None:
+    from gateway.db import make_engine, migrate, session_scope
+    from lost_pupil.ingest import import_ctf
+    from lost_pupil.store import FileStore, create_key
+
+    engine = make_engine(f"sqlite:///{work}/cme.db")
+    migrate(engine)
+    create_key(Path(work) / "k.key")
+    store = FileStore(Path(work) / "store", Path(work) / "k.key")
+    started = time.perf_counter()
+    with open(path, "rb") as fh, session_scope(engine) as session:
+        result = import_ctf(session, store, fh, uploader="bench", retention_days=30)
+    elapsed = time.perf_counter() - started
+    print(json.dumps({"pupils": result.pupils, "s": elapsed, "rss": peak_rss_mb()}))
+
+
+def _run_child(*args: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.lost_pupil", *args], check=True, capture_output=True
+    )
+    return json.loads(out.stdout.decode().strip().splitlines()[-1])
+
+
+def bench_ingest() -> None:
+    from tests.fixtures import ctf_gen as g
+
+    for size in SIZES:
+        with tempfile.TemporaryDirectory() as work:
+            path = Path(work) / "big.xml"
+            g.write_ctf(path, g.many_pupils(size), g.CtfOptions(qualifier="full"))
+            mb = path.stat().st_size / 1e6
+            floor = _run_child("floor", str(path))
+            ingest = _run_child("ingest", str(path), work)
+            assert ingest["pupils"] == floor["pupils"] == size
+            floor_rate = size / floor["s"]
+            rate = size / ingest["s"]
+            emit(
+                figure=f"floor_iterparse_pupils_per_s_{size}",
+                value=round(floor_rate),
+                file_mb=round(mb, 1),
+                peak_rss_mb=round(floor["rss"]),
+            )
+            emit(
+                figure=f"ingest_pupils_per_s_{size}",
+                value=round(rate),
+                floor=round(floor_rate),
+                ratio=round(rate / floor_rate, 3),
+                goal_ratio=0.3,
+            )
+            emit(figure=f"ingest_peak_rss_mb_{size}", value=round(ingest["rss"]), goal=200)
+
+
+# ---- search over 1M pupils ------------------------------------------------------------
+
+
+def _rows(n: int, seed: int = 5) -> tuple[list[dict[str, Any]], list[tuple[str, str, int]]]:
+    from lost_pupil.index import normalise_name, row_keys
+    from tests.fixtures import ctf_gen as g
+
+    rng = random.Random(seed)
+    rows, keys = [], []
+    for i in range(n):
+        p = g.random_pupil(rng, i)
+        others = []
+        if p.former_surname:
+            others.append(
+                {"kind": "former", "surname": normalise_name(p.former_surname), "forename": ""}
+            )
+        row = {
+            "id": i + 1,
+            "file_id": 1,
+            "position": i + 1,
+            "upn": p.upn,
+            "upn_valid": p.upn is not None,
+            "surname": p.surname,
+            "forename": p.forename,
+            "surname_norm": normalise_name(p.surname),
+            "forename_norm": normalise_name(p.forename),
+            "middle_names": None,
+            "other_names": others,
+            "former_upns": list(p.former_upns),
+            "dob": p.dob,
+            "sex": p.sex,
+            "postcode": p.postcode,
+            "source_laestab": "8073000",
+            "leaving_date": p.leaving_date,
+            "removal_grounds": p.removal_grounds,
+            "dest_kind": "lost",
+            "status": "open",
+            "problems": [],
+        }
+        rows.append(row)
+        keys.extend((k, v, i + 1) for k, v in row_keys(row))
+    return rows, keys
+
+
+def _queries(rows: list[dict[str, Any]]) -> list[tuple[Any, int]]:
+    from lost_pupil.index import swap_day_month
+    from lost_pupil.search import SearchQuery
+
+    rng = random.Random(11)
+    out = []
+    while len(out) < N_QUERIES:
+        r = rows[rng.randrange(len(rows))]
+        kind = len(out) % 6
+        typo = r["surname"][:-2] + r["surname"][-1] + r["surname"][-2]
+        if kind == 0 and r["upn"]:
+            q = SearchQuery(upn=r["upn"])
+        elif kind == 1 and r["former_upns"]:
+            q = SearchQuery(upn=r["former_upns"][0])
+        elif kind == 2:
+            q = SearchQuery(forename=r["forename"], surname=r["surname"], dob=r["dob"])
+        elif kind == 3:
+            q = SearchQuery(forename=r["forename"], surname=typo, dob=r["dob"], sex=r["sex"])
+        elif kind == 4 and swap_day_month(r["dob"]):
+            q = SearchQuery(
+                surname=r["surname"], forename=r["forename"], dob=swap_day_month(r["dob"])
+            )
+        elif kind == 5:
+            q = SearchQuery(forename=r["forename"], surname=r["surname"], postcode=r["postcode"])
+        else:
+            q = SearchQuery(forename=r["forename"], surname=typo, dob=r["dob"])
+        out.append((q, r["id"]))
+    return out
+
+
+def _load(engine: Any, rows: list[dict[str, Any]], keys: list[tuple[str, str, int]]) -> float:
+    from sqlalchemy import insert
+
+    from lost_pupil.models import CtfFileRecord, LostPupil, PupilKey
+
+    started = time.perf_counter()
+    now = __import__("datetime").datetime.now(__import__("datetime").UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(CtfFileRecord),
+            [
+                {
+                    "id": 1,
+                    "sha256": "0" * 64,
+                    "size": 0,
+                    "uploader": "bench",
+                    "uploaded_at": now,
+                    "source_laestab": "8073000",
+                    "dest_code": "XXXXXXX",
+                    "dest_kind": "lost",
+                    "ctf_version": "25.0",
+                    "pupil_count": len(rows),
+                    "expires_at": now,
+                    "legal_hold": False,
+                }
+            ],
+        )
+        if engine.dialect.name == "postgresql":
+            raw = conn.connection.dbapi_connection
+            cols = list(rows[0])
+            with raw.cursor() as cur:
+                with cur.copy(f"COPY lp_pupils ({', '.join(cols)}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(
+                            [
+                                json.dumps(row[c]) if isinstance(row[c], list) else row[c]
+                                for c in cols
+                            ]
+                        )
+                with cur.copy("COPY lp_pupil_keys (kind, key, pupil_id) FROM STDIN") as copy:
+                    for k in keys:
+                        copy.write_row(k)
+            conn.exec_driver_sql("ANALYZE lp_pupils")
+            conn.exec_driver_sql("ANALYZE lp_pupil_keys")
+        else:
+            for i in range(0, len(rows), 50_000):
+                conn.execute(insert(LostPupil), rows[i : i + 50_000])
+            key_dicts = [{"kind": k, "key": v, "pupil_id": p} for k, v, p in keys]
+            for i in range(0, len(key_dicts), 100_000):
+                conn.execute(insert(PupilKey), key_dicts[i : i + 100_000])
+            conn.exec_driver_sql("ANALYZE")
+    return time.perf_counter() - started
+
+
+def bench_search(url: str, label: str, rows: list[dict[str, Any]], keys: list[Any]) -> None:
+    from sqlalchemy.orm import Session
+
+    from gateway.db import make_engine, migrate
+    from lost_pupil.search import search
+
+    engine = make_engine(url)
+    migrate(engine)
+    load_s = _load(engine, rows, keys)
+    emit(
+        figure=f"index_build_s_{label}",
+        value=round(load_s, 1),
+        pupils=len(rows),
+        method="COPY" if label == "postgresql" else "executemany",
+    )
+    queries = _queries(rows)
+    times, hits = [], 0
+    with Session(engine) as session:
+        for q, _ in queries[:50]:  # warm the cache as a running service would be
+            search(session, q, 10)
+        for q, want in queries:
+            started = time.perf_counter()
+            found = search(session, q, 10)
+            times.append((time.perf_counter() - started) * 1000)
+            hits += any(c.id == want for c in found[:5])
+    times.sort()
+    p50, p95 = statistics.median(times), times[int(len(times) * 0.95) - 1]
+    emit(figure=f"search_p50_ms_{label}", value=round(p50, 2), pupils=len(rows))
+    emit(figure=f"search_p95_ms_{label}", value=round(p95, 2), goal=50, ok=p95 < 50)
+    emit(figure=f"search_found_in_top5_{label}", value=round(hits / len(queries), 3))
+    engine.dispose()
+
+
+def main() -> None:
+    bench_ingest()
+    rows, keys = _rows(N_SEARCH_INDEX)
+    with tempfile.TemporaryDirectory() as work:
+        bench_search(f"sqlite:///{work}/search.db", "sqlite", rows, keys)
+    try:
+        from tests.support.postgres import Unavailable, start_cluster
+
+        cluster = start_cluster()
+    except Unavailable as exc:
+        emit(figure="search_p95_ms_postgresql", value=None, skipped=str(exc))
+        return
+    try:
+        bench_search(cluster.url, "postgresql", rows, keys)
+    finally:
+        cluster.stop()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "floor":
+        _child_floor(sys.argv[2])
+    elif len(sys.argv) > 1 and sys.argv[1] == "ingest":
+        _child_ingest(sys.argv[2], sys.argv[3])
+    else:
+        main()

@@ -134,7 +134,7 @@ def run_bench(
     queries = read_queries(queries_path)
     t0 = time.perf_counter()
     engine = MatchEngine(store, thresholds=thresholds, as_of=as_of)
-    engine.fit(queries)
+    ranked = engine.match_all(queries, limit=top)
     t1 = time.perf_counter()
     decisions = 0
     pairs = 0
@@ -147,8 +147,7 @@ def run_bench(
             if cf is not None:
                 cw = csv.writer(cf)
                 cw.writerow(["query_id", "store_id", "rank"])
-            for q in queries:
-                cands = engine.candidates(q, limit=top, explain=False)
+            for q, cands in zip(queries, ranked, strict=True):
                 pairs += len(cands)
                 if cands and cands[0].decision is Decision.PROPOSED:
                     pw.writerow([q.record_id, cands[0].record_id, f"{cands[0].probability:.6f}"])

@@ -20,16 +20,30 @@ def _surname_forms(f: Features) -> set[str]:
 
 
 def _dob_keys(f: Features) -> list[str]:
-    d = f.dob
-    keys: list[str] = []
-    if f.dob_digits:
-        keys.append("d" + f.dob_digits)
-    return keys if d is None else keys
+    return ["d" + f.dob_digits] if f.dob_digits else []
+
+
+def _street_keys(f: Features, initials: set[str]) -> set[str]:
+    """House number + sound of the street's first word + a name initial: finds a record
+    whose names, date and postcode were all mistyped but whose address was not."""
+    if not f.addr:
+        return set()
+    words = f.addr.split()
+    street = next((w for w in words if w.isalpha() and w not in ("flat", "unit")), "")
+    if not street or not f.house:
+        return set()
+    return {f"a{f.house}|{phonetic(street)}|{i}" for i in initials}
+
+
+def _prefix_keys(first: set[str], last: set[str]) -> set[str]:
+    return {f"k{a[:3]}|{b[:3]}" for a in first for b in last if a and b}
 
 
 def store_keys(f: Features) -> set[str]:
     """Every key a store record is filed under."""
     keys: set[str] = set()
+    keys |= _street_keys(f, {x[0] for x in (f.fn, f.sn) if x})
+    keys |= _prefix_keys({f.fn}, {f.sn})
     if f.upn:
         keys.add("u" + f.upn)
     keys.update("u" + u for u in f.former_upns)
@@ -71,6 +85,8 @@ def _equivalents(name: str) -> set[str]:
 def query_keys(f: Features) -> set[str]:
     """The keys to look up for a query: its own, plus swaps, partial dates and name variants."""
     keys: set[str] = set()
+    keys |= _street_keys(f, {x[0] for x in (f.fn, f.sn) if x})
+    keys |= _prefix_keys({f.fn}, {f.sn}) | _prefix_keys({f.sn}, {f.fn})
     if f.upn:
         keys.add("u" + f.upn)
     keys.update("u" + u for u in f.former_upns)

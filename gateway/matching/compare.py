@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rapidfuzz.distance import JaroWinkler, OSA
+from rapidfuzz.distance import OSA, JaroWinkler
 from rapidfuzz.fuzz import token_sort_ratio
 
 from gateway.matching.features import Features
@@ -26,8 +26,17 @@ FORENAME = FieldSpec(
 )
 SURNAME = FieldSpec(
     "surname",
-    ("exact", "variant", "part", "former_or_alias", "fuzzy_high", "fuzzy", "patronymic",
-     "family", "different"),
+    (
+        "exact",
+        "variant",
+        "part",
+        "former_or_alias",
+        "fuzzy_high",
+        "fuzzy",
+        "patronymic",
+        "family",
+        "different",
+    ),
 )
 MIDDLE = FieldSpec("middle_names", ("agree", "different"))
 DOB = FieldSpec(
@@ -42,15 +51,25 @@ SCHOOL = FieldSpec("school", ("same", "same_la", "different"))
 YEAR_GROUP = FieldSpec("year_group", ("agree", "one_off", "different"))
 
 FIELDS: tuple[FieldSpec, ...] = (
-    FORENAME, SURNAME, MIDDLE, DOB, SEX, UPN, ADDRESS, PARENTS, SCHOOL, YEAR_GROUP
+    FORENAME,
+    SURNAME,
+    MIDDLE,
+    DOB,
+    SEX,
+    UPN,
+    ADDRESS,
+    PARENTS,
+    SCHOOL,
+    YEAR_GROUP,
 )
 F_FORENAME, F_SURNAME, F_MIDDLE, F_DOB, F_SEX, F_UPN, F_ADDRESS, F_PARENTS, F_SCHOOL, F_YG = range(
     len(FIELDS)
 )
 
 
-def _given_level(a: str, a_first: str, a_given: frozenset[str], b: str, b_first: str,
-                 b_given: frozenset[str]) -> int:
+def _given_level(
+    a: str, a_first: str, a_given: frozenset[str], b: str, b_first: str, b_given: frozenset[str]
+) -> int:
     """Forename rule, usable both ways round (for surname/forename swaps).
 
     a/b: the whole forename run together; *_first: its first part; *_given: every given-name
@@ -81,10 +100,9 @@ def _given_level(a: str, a_first: str, a_given: frozenset[str], b: str, b_first:
 
 def forename_level(q: Features, s: Features) -> int:
     level = _given_level(q.fn, q.fn_first, q.given_all, s.fn, s.fn_first, s.given_all)
-    if level > 1 and (q.alias_fn or s.alias_fn):
-        # A formal name listed as an alias is as good as the name itself.
-        if q.alias_fn & s.fn_tokens or s.alias_fn & q.fn_tokens:
-            return 1
+    # A formal name listed as an alias is as good as the name itself.
+    if level > 1 and (q.alias_fn & s.fn_tokens or s.alias_fn & q.fn_tokens):
+        return 1
     return level
 
 
@@ -192,9 +210,12 @@ def upn_level(q: Features, s: Features) -> int:
 
 def address_level(q: Features, s: Features) -> int:
     have_pc = bool(q.postcode and s.postcode)
-    if q.addr and s.addr and q.house == s.house and token_sort_ratio(q.addr, s.addr) >= 90:
-        if not have_pc or q.postcode == s.postcode or OSA.distance(q.postcode, s.postcode) <= 1:
-            return 0
+    same_line = q.addr and s.addr and q.house == s.house and token_sort_ratio(q.addr, s.addr) >= 90
+    # A one-character postcode slip at the same street address is the same address.
+    if same_line and (
+        not have_pc or q.postcode == s.postcode or OSA.distance(q.postcode, s.postcode) <= 1
+    ):
+        return 0
     if have_pc:
         if q.postcode == s.postcode:
             return 1
@@ -235,7 +256,11 @@ def school_level(q: Features, s: Features) -> int:
 
 
 def year_group_level(q: Features, s: Features) -> int:
-    a = q.year_group if q.year_group is not None else (q.cohort if s.year_group is not None else None)
+    a = (
+        q.year_group
+        if q.year_group is not None
+        else (q.cohort if s.year_group is not None else None)
+    )
     b = s.year_group if s.year_group is not None else s.cohort
     if a is None or b is None or (q.year_group is None and s.year_group is None):
         return MISSING

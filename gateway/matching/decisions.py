@@ -1,4 +1,4 @@
-"""Turning a score into what the officer sees: a proposed match, a candidate to review, or nothing."""
+"""From a score to what the officer sees: a proposed match, a candidate to review, or nothing."""
 
 from __future__ import annotations
 
@@ -43,10 +43,34 @@ def identity_conflict(levels: tuple[int, ...]) -> bool:
     return levels[F_FORENAME] in _FORENAME_CONFLICT or levels[F_DOB] in _DOB_CONFLICT
 
 
-def decide(probability: float, levels: tuple[int, ...], thresholds: Thresholds) -> Decision:
-    """Upper threshold and no identity conflict: proposed; above lower: review; else none."""
-    if probability >= thresholds.upper and not identity_conflict(levels):
+def decide(
+    probability: float,
+    levels: tuple[int, ...],
+    thresholds: Thresholds,
+    *,
+    family_guard: bool = True,
+) -> Decision:
+    """Upper threshold and (with the family guard) no identity conflict: proposed; above
+    lower: review; else none."""
+    if probability >= thresholds.upper and not (family_guard and identity_conflict(levels)):
         return Decision.PROPOSED
     if probability >= thresholds.lower:
         return Decision.REVIEW
     return Decision.NONE
+
+
+# A store "holds families" when this share of its records share surname and postcode with
+# another record: children's data always does (siblings); a register of adults rarely does.
+FAMILY_SHARE = 0.10
+
+
+def holds_families(keys: list[tuple[str, str]]) -> bool:
+    """Whether records in a store come in families (surname, postcode) shared by several."""
+    from collections import Counter
+
+    known = [k for k in keys if k[0] and k[1]]
+    if not known:
+        return True  # no evidence: keep the guard, the safe side for children
+    counts = Counter(known)
+    shared = sum(c for c in counts.values() if c > 1)
+    return shared / len(known) >= FAMILY_SHARE

@@ -21,7 +21,7 @@ from gateway.matching.compare import (
     compare,
     field_values,
 )
-from gateway.matching.decisions import Decision, Thresholds, decide
+from gateway.matching.decisions import Decision, Thresholds, decide, holds_families
 from gateway.matching.features import Features, prepare
 from gateway.matching.records import PersonRecord
 from gateway.matching.weights import (
@@ -56,6 +56,9 @@ class Candidate:
     evidence: tuple[Evidence, ...] = ()
 
 
+Compared = tuple[int, tuple[int, ...], bool]  # store position, levels, names swapped
+
+
 def _probability(bits: float) -> float:
     if bits > 60:
         return 1.0
@@ -85,6 +88,8 @@ class MatchEngine:
         self.model.forename_freq = frequencies(f.fn for f in self.features)
         self.model.surname_freq = frequencies(f.sn for f in self.features)
         self.model.freq_floor = 1.0 / max(len(self.features), 1)
+        # Twins and siblings are the hard negatives only where the store holds families.
+        self.family_guard = holds_families([(f.sn, f.postcode) for f in self.features])
 
     # Training -------------------------------------------------------------------------
 
@@ -94,11 +99,32 @@ class MatchEngine:
     def block(self, q: Features) -> set[int]:
         return self.index.lookup(query_keys(q))
 
-    def fit(self, queries: Sequence[PersonRecord], *, sample: int = 20_000, seed: int = 7) -> Model:
+    def compare_blocked(self, q: Features) -> list[Compared]:
+        """Every blocked store record compared with the query."""
+        feats = self.features
+        out = []
+        for pos in self.block(q):
+            levels, swapped = compare(q, feats[pos])
+            out.append((pos, levels, swapped))
+        return out
+
+    def fit(self, queries: Sequence[PersonRecord], *, sample: int = 10_000, seed: int = 7) -> Model:
         """Estimate u from random pairs and m and the prior by EM over the blocked pairs."""
         prepared = [self.prepare_query(q) for q in queries]
+        self.fit_compared(prepared, [self.compare_blocked(q) for q in prepared], sample, seed)
+        return self.model
+
+    def fit_compared(
+        self,
+        prepared: Sequence[Features],
+        compared: Sequence[list[Compared]],
+        sample: int = 10_000,
+        seed: int = 7,
+    ) -> None:
         rng = random.Random(seed)
         n = len(self.features)
+        if not prepared or not n:
+            return
         random_levels = [
             compare(rng.choice(prepared), self.features[rng.randrange(n)])[0]
             for _ in range(min(sample, len(prepared) * n))
@@ -117,17 +143,27 @@ class MatchEngine:
         }
         u = estimate_u(random_levels, {k: max(v, 1e-7) for k, v in exact_u.items()})
         patterns: Counter[tuple[int, ...]] = Counter()
-        for q in prepared:
-            for pos in self.block(q):
-                patterns[compare(q, self.features[pos])[0]] += 1
+        for pairs in compared:
+            for _, levels, _ in pairs:
+                patterns[levels] += 1
         self.model.m, self.model.u, self.model.prior = estimate_m(patterns, u)
         self.model.reset()
-        return self.model
+
+    def match_all(
+        self, queries: Sequence[PersonRecord], *, limit: int = 5, explain: bool = False
+    ) -> list[list[Candidate]]:
+        """Fit on the queries themselves (no labels), then rank candidates for each."""
+        prepared = [self.prepare_query(q) for q in queries]
+        compared = [self.compare_blocked(q) for q in prepared]
+        self.fit_compared(prepared, compared)
+        return [
+            self.rank(q, c, limit=limit, explain=explain)
+            for q, c in zip(prepared, compared, strict=True)
+        ]
 
     # Scoring --------------------------------------------------------------------------
 
-    def score_levels(self, q: Features, s: Features, levels: tuple[int, ...],
-                     swapped: bool) -> float:
+    def score_levels(self, s: Features, levels: tuple[int, ...]) -> float:
         w = self.model.weights()
         bits = self.model.prior_bits
         for fi, lvl in enumerate(levels):
@@ -139,18 +175,33 @@ class MatchEngine:
             bits += self.model.tf_adjustment(F_SURNAME, s.sn)
         return bits
 
-    def candidates(self, query: PersonRecord, *, limit: int = 5, explain: bool = True,
-                   exclude: frozenset[str] = frozenset()) -> list[Candidate]:
+    def candidates(
+        self,
+        query: PersonRecord,
+        *,
+        limit: int = 5,
+        explain: bool = True,
+        exclude: frozenset[str] = frozenset(),
+    ) -> list[Candidate]:
         """The best `limit` store records for a query, best first, each with its evidence."""
         q = self.prepare_query(query)
-        scored: list[tuple[float, int, tuple[int, ...], bool]] = []
+        return self.rank(q, self.compare_blocked(q), limit=limit, explain=explain, exclude=exclude)
+
+    def rank(
+        self,
+        q: Features,
+        compared: list[Compared],
+        *,
+        limit: int = 5,
+        explain: bool = True,
+        exclude: frozenset[str] = frozenset(),
+    ) -> list[Candidate]:
         feats = self.features
-        for pos in self.block(q):
-            s = feats[pos]
-            if s.record.record_id in exclude:
-                continue
-            levels, swapped = compare(q, s)
-            scored.append((self.score_levels(q, s, levels, swapped), pos, levels, swapped))
+        scored = [
+            (self.score_levels(feats[pos], levels), pos, levels, swapped)
+            for pos, levels, swapped in compared
+            if not exclude or feats[pos].record.record_id not in exclude
+        ]
         scored.sort(key=lambda x: (-x[0], feats[x[1]].record.record_id))
         out = []
         for bits, pos, levels, swapped in scored[:limit]:
@@ -160,7 +211,7 @@ class MatchEngine:
                     record_id=feats[pos].record.record_id,
                     score=round(bits, 3),
                     probability=p,
-                    decision=decide(p, levels, self.thresholds),
+                    decision=decide(p, levels, self.thresholds, family_guard=self.family_guard),
                     levels=levels,
                     swapped_names=swapped,
                     evidence=self.explain(q, feats[pos], levels) if explain else (),

@@ -19,7 +19,20 @@ _SPLIT = re.compile(r"[\s-]+")
 _PARTICLES = frozenset({"al", "el", "da", "de", "do", "dos", "das", "di", "van", "von", "le", "la"})
 # Gendered endings: Polish -ski/-ska, Lithuanian -as/-aitė/-ienė, so 'Kowalska' ~ 'Kowalski'.
 _GENDER_ENDINGS = (
-    "iene", "aite", "ute", "yte", "ska", "ski", "cka", "cki", "dzka", "dzki", "as", "is", "ys", "us",
+    "iene",
+    "aite",
+    "ute",
+    "yte",
+    "ska",
+    "ski",
+    "cka",
+    "cki",
+    "dzka",
+    "dzki",
+    "as",
+    "is",
+    "ys",
+    "us",
 )
 
 
@@ -34,16 +47,19 @@ def fold(raw: str) -> str:
     return " ".join(text.split())
 
 
+@lru_cache(maxsize=200_000)
 def tokens(raw: str) -> tuple[str, ...]:
     """Name parts: 'Lily-Mae' -> ('lily', 'mae'); 'Costa Ferreira' -> ('costa', 'ferreira')."""
     return tuple(t for t in _SPLIT.split(fold(raw)) if t)
 
 
+@lru_cache(maxsize=200_000)
 def joined(raw: str) -> str:
     """The whole name run together: 'Lily-Mae', 'Lily Mae' and 'Lilymae' -> 'lilymae'."""
     return "".join(tokens(raw))
 
 
+@lru_cache(maxsize=200_000)
 def core_tokens(raw: str) -> tuple[str, ...]:
     """Name parts without particles ('da Silva' -> ('silva',)); the name itself if all particles."""
     parts = tokens(raw)
@@ -99,6 +115,7 @@ def canonical_variant(part: str) -> str:
     return f"#v{min(ids)}"
 
 
+@lru_cache(maxsize=500_000)
 def nickname_equivalent(a: str, b: str) -> bool:
     """True when a and b are a formal name and its short form, or two forms of one name."""
     ga = nickname_groups().get(a)
@@ -111,10 +128,25 @@ def nickname_equivalent(a: str, b: str) -> bool:
 
 
 _STREET_WORDS = {
-    "rd": "road", "st": "street", "ave": "avenue", "av": "avenue", "ln": "lane", "dr": "drive",
-    "cl": "close", "ct": "court", "cres": "crescent", "cr": "crescent", "gdns": "gardens",
-    "gr": "grove", "pl": "place", "sq": "square", "tce": "terrace", "terr": "terrace",
-    "pk": "park", "wy": "way", "hl": "hill",
+    "rd": "road",
+    "st": "street",
+    "ave": "avenue",
+    "av": "avenue",
+    "ln": "lane",
+    "dr": "drive",
+    "cl": "close",
+    "ct": "court",
+    "cres": "crescent",
+    "cr": "crescent",
+    "gdns": "gardens",
+    "gr": "grove",
+    "pl": "place",
+    "sq": "square",
+    "tce": "terrace",
+    "terr": "terrace",
+    "pk": "park",
+    "wy": "way",
+    "hl": "hill",
 }
 
 

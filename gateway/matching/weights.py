@@ -124,6 +124,7 @@ def em(
         (tuple(MISSING if fi in ignore else lvl for fi, lvl in enumerate(levels)), count)
         for levels, count in patterns.items()
     ]
+    last = -1.0
     for _ in range(iterations):
         acc = [[1e-3] * len(f.levels) for f in FIELDS]
         tot_r = 0.0
@@ -147,4 +148,7 @@ def em(
             s = sum(acc[fi])
             m[fi] = [max(a / s, 1e-4) for a in acc[fi]]
         prior = min(max(tot_r / total, 1e-6), 0.5)
+        if abs(prior - last) < 1e-5:
+            break
+        last = prior
     return m, prior

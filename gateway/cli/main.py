@@ -68,3 +68,8 @@ from gateway.cli.exchange import COMMANDS as exchange_commands  # noqa: E402
 
 for _command in exchange_commands:
     cli.add_command(_command)
+
+from gateway.cli.match import COMMANDS as match_commands  # noqa: E402
+
+for _command in match_commands:
+    cli.add_command(_command)

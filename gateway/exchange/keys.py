@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 from cryptography import x509
@@ -140,6 +141,20 @@ def init_keys(
 
 def load_identity(keys_dir: Path) -> Identity:
     """Our key and certificate, or an error saying to run `cme keys init`."""
+    try:
+        stamp = tuple(
+            (p.stat().st_mtime_ns, p.stat().st_size)
+            for p in (keys_dir / KEY_FILE, keys_dir / CERT_FILE)
+        )
+    except FileNotFoundError:
+        raise ExchangeError(f"no exchange key in {keys_dir}; run `cme keys init` first") from None
+    return _load_identity(keys_dir, stamp)
+
+
+@lru_cache(maxsize=8)
+def _load_identity(keys_dir: Path, _stamp: tuple[tuple[int, int], ...]) -> Identity:
+    # Loading a 3072-bit key runs its consistency checks (~0.2 s): do it once per file
+    # version, not once per message. The stamp makes a replaced key file load afresh.
     try:
         key_pem = (keys_dir / KEY_FILE).read_bytes()
         cert_pem = (keys_dir / CERT_FILE).read_bytes()

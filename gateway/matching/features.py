@@ -108,7 +108,9 @@ def prepare(rec: PersonRecord, as_of: date) -> Features:
     if len(fn_parts) > 1:
         fn_all.add("".join(fn_parts))
     sn_forms = _surname_forms(rec.surname)
-    sn_canon = {surname_stem(canonical_variant(f)) for f in sn_forms}
+    # Whole-name forms only: one part of a compound surname is a weaker "part" match.
+    whole = {joined(rec.surname), "".join(core_tokens(rec.surname))} - {""}
+    sn_canon = {surname_stem(canonical_variant(f)) for f in whole}
     check = check_upn(rec.upn) if rec.upn.strip() else None
     upn = check.value if check else ""
     uk_pc = normalise_postcode(rec.postcode)

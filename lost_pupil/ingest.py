@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import BinaryIO
+from typing import IO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -34,7 +34,7 @@ class ImportResult:
     pupil_problems: tuple[tuple[int, tuple[str, ...]], ...] = ()
 
 
-def _hash(fh: BinaryIO, max_bytes: int) -> tuple[str, int]:
+def _hash(fh: IO[bytes], max_bytes: int) -> tuple[str, int]:
     digest, size = hashlib.sha256(), 0
     while chunk := fh.read(CHUNK_BYTES):
         size += len(chunk)
@@ -49,7 +49,7 @@ def _hash(fh: BinaryIO, max_bytes: int) -> tuple[str, int]:
 def import_ctf(
     session: Session,
     store: FileStore,
-    fh: BinaryIO,
+    fh: IO[bytes],
     *,
     uploader: str,
     retention_days: int,
@@ -57,6 +57,7 @@ def import_ctf(
     max_bytes: int = MAX_CTF_BYTES,
     now: datetime | None = None,
     progress: Callable[[int], None] | None = None,
+    expected_source: str | None = None,
 ) -> ImportResult:
     """Store and index a CTF read from a seekable binary file, in the caller's transaction.
 
@@ -70,6 +71,8 @@ def import_ctf(
         select(CtfFileRecord).where(CtfFileRecord.sha256 == sha)
     ).scalar_one_or_none()
     if existing is not None and existing.disposed_at is None:
+        if expected_source and existing.source_laestab != expected_source:
+            raise LostPupilError("this file is held already, uploaded by another school")
         return ImportResult(
             existing.id,
             sha,
@@ -92,6 +95,11 @@ def import_ctf(
     try:
         reader = CtfReader(tee(), max_bytes=max_bytes, detail=False)
         header = reader.header
+        if expected_source and header.source.laestab != expected_source:
+            raise LostPupilError(
+                f"the CTF says it comes from school {header.source.laestab}, but this upload "
+                f"is from school {expected_source}; upload your own school's files only"
+            )
         record = existing or CtfFileRecord(sha256=sha)
         record.size = size
         record.original_name = original_name

@@ -106,3 +106,15 @@ class Disposal(Base):
     disposed_at: Mapped[datetime] = mapped_column(default=utcnow)
     actor: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str] = mapped_column(String(200))
+
+
+class SchoolToken(Base):
+    """A school's upload token, kept only as its SHA-256 (it is random, 256 bits)."""
+
+    __tablename__ = "lp_school_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    laestab: Mapped[str] = mapped_column(String(7), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]

@@ -103,9 +103,22 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=200), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_lp_disposals")),
     )
+    op.create_table(
+        "lp_school_tokens",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("laestab", sa.String(length=7), nullable=False),
+        sa.Column("token_sha256", sa.String(length=64), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("revoked_at", UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_lp_school_tokens")),
+        sa.UniqueConstraint("token_sha256", name=op.f("uq_lp_school_tokens_token_sha256")),
+    )
+    op.create_index(op.f("ix_lp_school_tokens_laestab"), "lp_school_tokens", ["laestab"])
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_lp_school_tokens_laestab"), table_name="lp_school_tokens")
+    op.drop_table("lp_school_tokens")
     op.drop_table("lp_disposals")
     op.drop_index("ix_lp_pupil_keys_pupil_id", table_name="lp_pupil_keys")
     op.drop_table("lp_pupil_keys")

@@ -1,0 +1,191 @@
+"""Lost-pupil store over HTTPS: school CTF upload (per-school token) and officer search."""
+
+from __future__ import annotations
+
+import hmac
+import tempfile
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, Response, abort, jsonify, render_template, request
+
+from gateway import audit
+from lost_pupil.detail import read_pupil
+from lost_pupil.errors import LostPupilError, NotFound
+from lost_pupil.ingest import import_ctf
+from lost_pupil.lifecycle import get_file, get_pupil
+from lost_pupil.search import SearchQuery, search
+from lost_pupil.store import FileStore
+from lost_pupil.tokens import school_for_token
+from parsers.errors import ParseError
+from web.access import public, require_user
+from web.csrf import csrf_exempt
+from web.db import db, settings
+from web.form_errors import FormErrors
+
+bp = Blueprint("lost_pupil", __name__)
+FIELDS = ("upn", "forename", "surname", "dob", "sex", "postcode")
+
+
+def _store() -> FileStore:
+    s = settings()
+    return FileStore(s.home / "lost_pupil", s.keys_dir / "lost_pupil.key")
+
+
+def _bearer() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if hmac.compare_digest(scheme.lower(), "bearer") else ""
+
+
+@bp.post("/lost-pupils/upload")
+@public
+@csrf_exempt
+def upload() -> tuple[Response, int]:
+    """A school sends a CTF (the raw body or a multipart 'file'); 201 once stored."""
+    session = db()
+    school = school_for_token(session, _bearer())
+    if school is None:
+        return jsonify(error="a valid school upload token is required"), 401
+    upload_file = request.files.get("file")
+    source: Any = upload_file.stream if upload_file else request.stream
+    s = settings()
+    # Spooled so the importer can read it twice (hash first, then parse and encrypt).
+    with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
+        while chunk := source.read(256 * 1024):
+            spool.write(chunk)
+        spool.seek(0)
+        try:
+            result = import_ctf(
+                session,
+                _store(),
+                spool,
+                uploader=f"school:{school}",
+                retention_days=s.lost_pupil.retention_days,
+                original_name=upload_file.filename if upload_file else None,
+                max_bytes=s.lost_pupil.max_upload_bytes,
+                expected_source=school,
+            )
+            audit.record(
+                session,
+                actor=f"school:{school}",
+                action="lost_pupil.upload",
+                entity="ctf_file",
+                entity_id=result.file_id,
+                detail={"pupils": result.pupils, "duplicate": result.duplicate},
+            )
+            session.commit()
+        except (ParseError, LostPupilError) as exc:
+            session.rollback()
+            return jsonify(error=str(exc)), 422
+    problems = [{"pupil": pos, "problems": list(msgs)} for pos, msgs in result.pupil_problems]
+    body = jsonify(
+        file_id=result.file_id,
+        sha256=result.sha256,
+        pupils=result.pupils,
+        duplicate=result.duplicate,
+        problems=problems,
+    )
+    return body, 201
+
+
+def _query_from_form() -> tuple[SearchQuery, dict[str, str], FormErrors]:
+    values = {f: (request.form.get(f) or "").strip() for f in FIELDS}
+    errors = FormErrors()
+    dob = None
+    if values["dob"]:
+        try:
+            dob = date.fromisoformat(values["dob"])
+        except ValueError:
+            errors.add("dob", "Enter the date of birth as year-month-day, for example 2014-03-07")
+    query = SearchQuery(
+        upn=values["upn"] or None,
+        forename=values["forename"] or None,
+        surname=values["surname"] or None,
+        dob=dob,
+        sex=values["sex"] or None,
+        postcode=values["postcode"] or None,
+    )
+    if query.is_empty() and not errors:
+        errors.add("upn", "Enter a UPN, or a name, date of birth or postcode")
+    return query, values, errors
+
+
+@bp.get("/lost-pupils")
+def search_form() -> str:
+    return render_template("lost_pupil/search.html", values={}, errors=FormErrors(), results=None)
+
+
+@bp.post("/lost-pupils")
+def search_results() -> tuple[str, int] | str:
+    """Search by POST so that no child's name or date of birth ever sits in a URL."""
+    query, values, errors = _query_from_form()
+    if errors:
+        return render_template(
+            "lost_pupil/search.html", values=values, errors=errors, results=None
+        ), 400
+    session = db()
+    results = search(session, query, 25)
+    user = require_user()
+    audit.record(
+        session,
+        actor=user.username,
+        action="lost_pupil.search",
+        entity="lost_pupil",
+        entity_id=None,
+        detail={"fields": [f for f in FIELDS if values[f]], "results": [c.id for c in results]},
+    )
+    session.commit()
+    return render_template(
+        "lost_pupil/search.html", values=values, errors=FormErrors(), results=results
+    )
+
+
+@bp.get("/lost-pupils/<int:pupil_id>")
+def view(pupil_id: int) -> str:
+    session = db()
+    try:
+        pupil = get_pupil(session, pupil_id)
+        record = get_file(session, pupil.file_id)
+        header, full = read_pupil(_store(), record.sha256, pupil.position)
+    except NotFound:
+        abort(404)
+    audit.record(
+        session,
+        actor=require_user().username,
+        action="lost_pupil.view",
+        entity="lost_pupil",
+        entity_id=pupil_id,
+    )
+    session.commit()
+    return render_template(
+        "lost_pupil/view.html", pupil=pupil, record=record, header=header, full=full
+    )
+
+
+@bp.get("/lost-pupils/<int:pupil_id>/download")
+def download(pupil_id: int) -> Response:
+    """The original CTF, byte for byte; the file name carries no child data."""
+    session = db()
+    try:
+        record = get_file(session, get_pupil(session, pupil_id).file_id)
+        data = _store().read_bytes(record.sha256)
+    except NotFound:
+        abort(404)
+    audit.record(
+        session,
+        actor=require_user().username,
+        action="lost_pupil.download",
+        entity="ctf_file",
+        entity_id=record.id,
+        detail={"pupil": pupil_id},
+    )
+    session.commit()
+    return Response(
+        data,
+        mimetype="application/xml",
+        headers={
+            "Content-Disposition": f'attachment; filename="ctf-{record.id}.xml"',
+            "Cache-Control": "no-store",
+        },
+    )

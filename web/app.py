@@ -71,5 +71,6 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Flask:
     app.register_blueprint(refer.bp)
     app.register_blueprint(exchange.bp)
     app.register_blueprint(lost_pupil.bp)
+    app.register_blueprint(lost_pupil.school_bp)
     # Blueprints of other areas register here, one line each.
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -174,6 +175,14 @@ class WebEnv:
             case = service.log_referral(s, self.settings, data, actor="test")
             s.commit()
             return case.id
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, _sqlite_template: Path) -> str:
+    """A migrated SQLite database, for modules that override db_url to one engine."""
+    target = tmp_path / "cme.db"
+    shutil.copyfile(_sqlite_template, target)
+    return f"sqlite:///{target}"
 
 
 @pytest.fixture

@@ -13,6 +13,13 @@ from tests.support.browser import Browser, BrowserUnavailable
 from tests.web.conftest import PASSWORD, WebEnv
 from web.server import WebServer
 
+
+@pytest.fixture
+def db_url(sqlite_url: str) -> str:
+    """HTTP-level behaviour: one engine is enough (the case pages run on both)."""
+    return sqlite_url
+
+
 ASSETS = Path(__file__).resolve().parents[2] / "web" / "static" / "govuk" / "app.css"
 
 
@@ -32,7 +39,6 @@ def browser() -> Iterator[Browser]:
         b.quit()
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_officer_signs_in_and_opens_a_case(web: WebEnv, browser: Browser, tmp_path: Path) -> None:
     web.add_user("olivia")
     case_id = web.add_case("Amelia", "Testwell")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from flask import Blueprint
 from sqlalchemy import func, select
 
@@ -9,6 +10,12 @@ from gateway.models.case import Case
 from tests.web.conftest import PASSWORD, WebClient, WebEnv
 from web.access import public
 from web.csrf import csrf_exempt
+
+
+@pytest.fixture
+def db_url(sqlite_url: str) -> str:
+    """HTTP-level behaviour: one engine is enough (the case pages run on both)."""
+    return sqlite_url
 
 
 def test_sign_in_without_token_is_refused(web: WebEnv, client: WebClient) -> None:
@@ -71,7 +78,7 @@ def test_header_token_is_accepted(web: WebEnv, officer: WebClient) -> None:
 
 
 def test_exempt_view_skips_the_check(web: WebEnv, client: WebClient) -> None:
-    bp = Blueprint("exchange", __name__)
+    bp = Blueprint("exchange_probe", __name__)
 
     @bp.route("/exchange-probe", methods=["POST"])
     @public

@@ -5,7 +5,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.web.conftest import WebClient, WebEnv
+
+
+@pytest.fixture
+def db_url(sqlite_url: str) -> str:
+    """HTTP-level behaviour: one engine is enough (the case pages run on both)."""
+    return sqlite_url
+
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "web" / "templates"
 

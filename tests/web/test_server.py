@@ -18,6 +18,12 @@ from tests.web.conftest import WebEnv
 from web.server import WebServer
 
 
+@pytest.fixture
+def db_url(sqlite_url: str) -> str:
+    """HTTP-level behaviour: one engine is enough (the case pages run on both)."""
+    return sqlite_url
+
+
 def _get(url: str) -> tuple[int, str]:
     with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 (loopback)
         return resp.status, resp.read().decode()
@@ -28,7 +34,6 @@ def _refused(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) != 0
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_server_answers_and_stops(web: WebEnv) -> None:
     server = WebServer(web.app, "127.0.0.1", 0).start()
     status, body = _get(f"http://127.0.0.1:{server.port}/sign-in")
@@ -43,12 +48,12 @@ import sys
 from gateway.settings import load_settings
 from web.app import create_app
 from web.server import serve
+
 serve(create_app(load_settings()), "127.0.0.1", int(sys.argv[1]))
 print("stopped cleanly", flush=True)
 """
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_serve_stops_on_sigterm(cme_home: Path) -> None:
     port = free_port()
     proc = subprocess.Popen(

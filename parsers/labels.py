@@ -1,0 +1,130 @@
+"""Form labels into referral fields, through the synonym table in parsers/data/labels.toml."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+ENTITIES = ("child", "carer", "sibling", "referrer")
+# A school-details section holds these; its phone or address are the school's, not the child's.
+_SCHOOL_SECTION_FIELDS = frozenset(
+    {"school", "date_last_attended", "date_last_seen", "year_group", "upn", "new_school"}
+)
+_FILLER = re.compile(r"\b(if known|if applicable|if any|optional|please specify|please state)\b")
+
+
+@dataclass(frozen=True)
+class LabelMatch:
+    """Whose field a label names (child, carer, sibling, referrer) and which one."""
+
+    entity: str
+    attr: str
+    relationship: str | None = None
+
+
+@dataclass(frozen=True)
+class _Tables:
+    index: dict[str, dict[str, str]]
+    prefixes: tuple[tuple[str, str], ...]
+    sections: tuple[tuple[str, tuple[str, ...]], ...]
+    relationships: dict[str, str]
+
+
+@cache
+def _tables() -> _Tables:
+    raw = tomllib.loads(resources.files("parsers.data").joinpath("labels.toml").read_text("utf-8"))
+    index: dict[str, dict[str, str]] = {}
+    for entity in ENTITIES:
+        for attr, phrases in raw[entity].items():
+            for phrase in phrases:
+                index.setdefault(normalise_label(phrase), {})[entity] = attr
+    prefixes = sorted(
+        ((normalise_label(p), entity) for entity, ps in raw["prefixes"].items() for p in ps),
+        key=lambda pe: -len(pe[0]),
+    )
+    order = ("referrer", "sibling", "carer", "school", "child")
+    sections = tuple(
+        (name, tuple(normalise_label(k) for k in raw["sections"][name])) for name in order
+    )
+    relationships = {
+        normalise_label(word): entity
+        for entity, words in raw["relationships"].items()
+        for word in words
+    }
+    return _Tables(index, tuple(prefixes), sections, relationships)
+
+
+def normalise_label(label: str) -> str:
+    """'Child’s D.O.B.*' -> 'child d o b': lower case, possessives and punctuation dropped."""
+    text = label.lower().replace("\u2019", "'").replace("`", "'")
+    text = re.sub(r"(?<=\w)'s\b|(?<=s)'", "", text)
+    text = re.sub(r"^\s*(?:q?\d{1,2}[.)]|[a-h]\))\s+", "", text)
+    text = re.sub(r"[^a-z0-9]+", " ", text)
+    return " ".join(text.split())
+
+
+def _lookup(phrase: str, section: str | None) -> LabelMatch | None:
+    tables = _tables()
+    rel = tables.relationships.get(phrase)
+    if rel is not None:
+        return LabelMatch(rel, "name", phrase)
+    cands = tables.index.get(phrase)
+    if cands:
+        if section == "school":
+            attr = cands.get("child")
+            if phrase in ("name", "establishment") or attr == "school":
+                return LabelMatch("child", "school")
+            return LabelMatch("child", attr) if attr in _SCHOOL_SECTION_FIELDS else None
+        if section in cands:
+            return LabelMatch(section, cands[section])
+        if len(cands) == 1:
+            ((entity, attr),) = cands.items()
+            return LabelMatch(entity, attr)
+        if "child" in cands and section in (None, "child"):
+            return LabelMatch("child", cands["child"])
+        return None
+    for prefix, entity in tables.prefixes:
+        rest = None
+        if phrase.startswith(prefix + " "):
+            rest = phrase[len(prefix) + 1 :]
+        elif phrase.endswith(" " + prefix):
+            rest = phrase[: -len(prefix) - 1]
+        if rest:
+            attr = tables.index.get(rest, {}).get(entity)
+            if attr is not None:
+                return LabelMatch(entity, attr)
+    return None
+
+
+def resolve_label(label: str, section: str | None = None) -> LabelMatch | None:
+    """The field a label names, read in the section it stands in; None for an unknown label."""
+    if len(label) > 80:
+        return None
+    no_parens = re.sub(r"\([^)]*\)", " ", label)
+    for candidate in (no_parens, label):
+        phrase = normalise_label(candidate)
+        if not phrase:
+            continue
+        found = _lookup(phrase, section)
+        if found is None:
+            shorter = " ".join(_FILLER.sub(" ", phrase).split())
+            if shorter != phrase and shorter:
+                found = _lookup(shorter, section)
+        if found is not None:
+            return found
+    return None
+
+
+def section_of(heading: str) -> str | None:
+    """The section a heading line starts (child, carer, sibling, referrer, school) or None."""
+    phrase = normalise_label(re.sub(r"\([^)]*\)", " ", heading))
+    if not phrase or len(phrase) > 60:
+        return None
+    padded = f" {phrase} "
+    for name, keys in _tables().sections:
+        if any(f" {k} " in padded for k in keys):
+            return name
+    return None

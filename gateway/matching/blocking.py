@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import heapq
+import math
 from collections.abc import Iterable
 
 from gateway.matching.features import Features
@@ -122,28 +124,40 @@ def query_keys(f: Features) -> set[str]:
 
 
 class BlockingIndex:
-    """Key -> store positions, in memory."""
+    """Key -> store positions, in memory. Keys are held as their hashes (a rare collision
+    only adds a candidate, which scoring then judges), to keep a large index small."""
 
-    def __init__(self) -> None:
-        self._index: dict[str, list[int]] = {}
+    def __init__(self, cap: int = 300) -> None:
+        self._index: dict[int, list[int]] = {}
+        self.cap = cap
 
     def add(self, position: int, keys: Iterable[str]) -> None:
         index = self._index
         for k in keys:
-            bucket = index.get(k)
+            h = hash(k)
+            bucket = index.get(h)
             if bucket is None:
-                index[k] = [position]
+                index[h] = [position]
             else:
                 bucket.append(position)
 
     def lookup(self, keys: Iterable[str]) -> set[int]:
-        found: set[int] = set()
+        """Positions sharing any key; past `cap` of them, those sharing the most informative
+        keys (a key shared by few records says more than one shared by thousands)."""
         index = self._index
-        for k in keys:
-            bucket = index.get(k)
-            if bucket:
-                found.update(bucket)
-        return found
+        buckets = [b for b in (index.get(hash(k)) for k in keys) if b]
+        total = sum(len(b) for b in buckets)
+        if total <= self.cap:
+            return {p for b in buckets for p in b}
+        scores: dict[int, float] = {}
+        get = scores.get
+        for b in buckets:
+            w = 1.0 / math.log2(len(b) + 1.0)
+            for p in b:
+                scores[p] = get(p, 0.0) + w
+        if len(scores) <= self.cap:
+            return set(scores)
+        return set(heapq.nlargest(self.cap, scores, key=scores.__getitem__))
 
     def __len__(self) -> int:
         return len(self._index)

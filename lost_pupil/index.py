@@ -6,10 +6,10 @@ import unicodedata
 from collections.abc import Iterable
 from datetime import date
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import jellyfish
-from sqlalchemy import insert
+from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from lost_pupil.models import KeyKind, LostPupil, PupilKey, PupilStatus
@@ -119,19 +119,33 @@ def row_keys(row: dict[str, Any]) -> set[tuple[str, str]]:
     return keys
 
 
+def _reserve_ids(session: Session, n: int) -> list[int]:
+    """Ids for n new rows, so the bulk insert needs no RETURNING (which is slow in bulk)."""
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        stmt = text(
+            "SELECT nextval(pg_get_serial_sequence('lp_pupils', 'id')) FROM generate_series(1, :n)"
+        )
+        return [int(v) for v in conn.execute(stmt, {"n": n}).scalars()]
+    # SQLite has one writer at a time and this runs inside the write transaction.
+    start = conn.execute(select(func.coalesce(func.max(LostPupil.id), 0))).scalar_one()
+    return list(range(start + 1, start + 1 + n))
+
+
 def insert_rows(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    """Bulk insert index rows and their keys; returns the new ids in order."""
+    """Bulk insert index rows and their keys (plain executemany); returns the new ids."""
     if not rows:
         return []
-    result = session.execute(
-        insert(LostPupil).returning(LostPupil.id, sort_by_parameter_order=True), rows
-    )
-    ids = [r[0] for r in result]
+    ids = _reserve_ids(session, len(rows))
+    for pid, row in zip(ids, rows, strict=True):
+        row["id"] = pid
+    conn = session.connection()
+    conn.execute(insert(cast(Table, LostPupil.__table__)), rows)
     key_rows = [
         {"kind": kind, "key": key, "pupil_id": pid}
         for pid, row in zip(ids, rows, strict=True)
         for kind, key in row_keys(row)
     ]
     if key_rows:
-        session.execute(insert(PupilKey), key_rows)
+        conn.execute(insert(cast(Table, PupilKey.__table__)), key_rows)
     return ids

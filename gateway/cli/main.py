@@ -73,3 +73,7 @@ from gateway.cli.match import COMMANDS as match_commands  # noqa: E402
 
 for _command in match_commands:
     cli.add_command(_command)
+
+from gateway.cli.parse import parse as parse_cmd  # noqa: E402
+
+cli.add_command(parse_cmd)

@@ -24,18 +24,32 @@ N = int(os.environ.get("BENCH_MATCH_STORE", "1000000"))
 FLOOR_MS = 50.0
 
 
-def synthetic_store(seed_rows: list[PersonRecord], n: int, rng: random.Random) -> list[PersonRecord]:
+def synthetic_store(
+    seed_rows: list[PersonRecord], n: int, rng: random.Random
+) -> list[PersonRecord]:
     """n records whose fields are drawn independently from the seed rows' values (so name,
     postcode and school frequencies are realistic) with dates spread over 2010-2022."""
     start = date(2010, 9, 1)
     out = list(seed_rows)
     k = len(seed_rows)
     while len(out) < n:
-        a, b, c = seed_rows[rng.randrange(k)], seed_rows[rng.randrange(k)], seed_rows[rng.randrange(k)]
+        a, b, c = (
+            seed_rows[rng.randrange(k)],
+            seed_rows[rng.randrange(k)],
+            seed_rows[rng.randrange(k)],
+        )
         born = start + timedelta(days=rng.randrange(4380))
-        out.append(replace(a, record_id=f"SYN{len(out):08d}", surname=b.surname,
-                           dob=PartialDate.from_date(born), address=c.address,
-                           postcode=c.postcode, upn=""))
+        out.append(
+            replace(
+                a,
+                record_id=f"SYN{len(out):08d}",
+                surname=b.surname,
+                dob=PartialDate.from_date(born),
+                address=c.address,
+                postcode=c.postcode,
+                upn="",
+            )
+        )
     return out
 
 
@@ -62,14 +76,45 @@ def main() -> None:
     p95 = times[int(0.95 * len(times)) - 1]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     base = {"bench": "matching", "dataset": f"synthetic-{N}"}
-    print(json.dumps({**base, "figure": "single_referral_p95_ms", "value": round(p95, 2),
-                      "floor": FLOOR_MS, "ratio": round(p95 / FLOOR_MS, 3)}), flush=True)
-    print(json.dumps({**base, "figure": "single_referral_p50_ms",
-                      "value": round(times[len(times) // 2], 2)}), flush=True)
-    print(json.dumps({**base, "figure": "candidates_compared_p95",
-                      "value": sorted(blocked)[int(0.95 * len(blocked)) - 1]}), flush=True)
-    print(json.dumps({**base, "figure": "index_build_s", "value": round(build_s, 1),
-                      "peak_mib": round(peak, 1)}), flush=True)
+    print(
+        json.dumps(
+            {
+                **base,
+                "figure": "single_referral_p95_ms",
+                "value": round(p95, 2),
+                "floor": FLOOR_MS,
+                "ratio": round(p95 / FLOOR_MS, 3),
+            }
+        ),
+        flush=True,
+    )
+    print(
+        json.dumps(
+            {**base, "figure": "single_referral_p50_ms", "value": round(times[len(times) // 2], 2)}
+        ),
+        flush=True,
+    )
+    print(
+        json.dumps(
+            {
+                **base,
+                "figure": "candidates_compared_p95",
+                "value": sorted(blocked)[int(0.95 * len(blocked)) - 1],
+            }
+        ),
+        flush=True,
+    )
+    print(
+        json.dumps(
+            {
+                **base,
+                "figure": "index_build_s",
+                "value": round(build_s, 1),
+                "peak_mib": round(peak, 1),
+            }
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

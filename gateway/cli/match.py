@@ -8,10 +8,14 @@ from pathlib import Path
 
 import click
 
-from gateway.cli.context import settings
+from gateway.cli.context import actor, echo_json, settings, unit_of_work
 from gateway.errors import UserError
 from gateway.matching.bench import BenchFileError, run_bench
-from gateway.matching.decisions import Thresholds
+from gateway.matching.decisions import OfficerVerdict, Thresholds
+from gateway.matching.registers import import_register
+from gateway.matching.service import find_candidates, record_decision, record_from_child
+from gateway.models.case import Case
+from gateway.models.matching import Register
 
 
 @click.group()
@@ -92,4 +96,88 @@ def bench(
     )
 
 
-COMMANDS: tuple[click.Command, ...] = (match,)
+def _import(register: Register, path: Path) -> None:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}") from None
+    with unit_of_work() as (_, session):
+        result = import_register(session, register, data, name=path.name, actor=actor())
+    click.echo(f"imported {result.rows} {register.value} entries from {path.name}")
+
+
+@click.group()
+def roll() -> None:
+    """School rolls: who is on which school's roll (step 3: educational status)."""
+
+
+@roll.command("import")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+def roll_import(file: Path) -> None:
+    """Import a school roll CSV (columns in docs/roll-csv.md); all rows or none."""
+    _import(Register.ROLL, file)
+
+
+@click.group()
+def ehe() -> None:
+    """The elective home education register."""
+
+
+@ehe.command("import")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+def ehe_import(file: Path) -> None:
+    """Import an EHE register CSV (columns in docs/roll-csv.md); all rows or none."""
+    _import(Register.EHE, file)
+
+
+@match.command("case")
+@click.argument("case_id", type=int)
+@click.option("--limit", default=10, show_default=True)
+def match_case(case_id: int, limit: int) -> None:
+    """Candidates for a case's child in the other sources, with per-field evidence."""
+    with unit_of_work() as (s, session):
+        case = session.get(Case, case_id)
+        if case is None:
+            raise UserError(f"no case {case_id}")
+        query = record_from_child(case.child, f"case:{case_id}")
+        found = find_candidates(
+            session,
+            query,
+            query_ref=f"case:{case_id}",
+            actor=actor(),
+            limit=limit + 1,
+            thresholds=Thresholds(s.matching.upper_threshold, s.matching.lower_threshold),
+        )
+        echo_json(
+            [
+                {
+                    "ref": c.ref,
+                    "decision": c.candidate.decision.value,
+                    "probability": round(c.candidate.probability, 4),
+                    "score": c.candidate.score,
+                    "evidence": [e.__dict__ for e in c.candidate.evidence],
+                }
+                for c in found
+                if c.ref != f"case:{case_id}"
+            ][:limit]
+        )
+
+
+@match.command("decide")
+@click.argument("query_ref")
+@click.argument("target_ref")
+@click.argument("verdict", type=click.Choice([v.value for v in OfficerVerdict]))
+def match_decide(query_ref: str, target_ref: str, verdict: str) -> None:
+    """Confirm or reject a pair (e.g. case:12 lost_pupil:345 confirmed); never proposed again."""
+    with unit_of_work() as (_, session):
+        record_decision(
+            session,
+            query_ref=query_ref,
+            target_ref=target_ref,
+            verdict=OfficerVerdict(verdict),
+            actor=actor(),
+        )
+    click.echo(f"{query_ref} {target_ref}: {verdict}")
+
+
+COMMANDS: tuple[click.Command, ...] = (match, roll, ehe)

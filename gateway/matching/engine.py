@@ -28,6 +28,7 @@ from gateway.matching.weights import (
     Model,
     collision_probability,
     default_m,
+    default_u,
     em,
     estimate_u,
     frequencies,
@@ -77,6 +78,8 @@ class MatchEngine:
         thresholds: Thresholds,
         as_of: date | None = None,
         model: Model | None = None,
+        term_frequencies: bool = True,
+        family_guard: bool | None = None,
     ) -> None:
         self.as_of = as_of or date.today()
         self.thresholds = thresholds
@@ -84,12 +87,17 @@ class MatchEngine:
         self.index = BlockingIndex()
         for pos, f in enumerate(self.features):
             self.index.add(pos, store_keys(f))
-        self.model = model or Model(m=default_m(), u=[[]], prior=0.05)
-        self.model.forename_freq = frequencies(f.fn for f in self.features)
-        self.model.surname_freq = frequencies(f.sn for f in self.features)
+        self.model = model or Model(m=default_m(), u=default_u(), prior=0.05)
+        if term_frequencies:
+            self.model.forename_freq = frequencies(f.fn for f in self.features)
+            self.model.surname_freq = frequencies(f.sn for f in self.features)
         self.model.freq_floor = 1.0 / max(len(self.features), 1)
         # Twins and siblings are the hard negatives only where the store holds families.
-        self.family_guard = holds_families([(f.sn, f.postcode) for f in self.features])
+        self.family_guard = (
+            holds_families([(f.sn, f.postcode) for f in self.features])
+            if family_guard is None
+            else family_guard
+        )
 
     # Training -------------------------------------------------------------------------
 

@@ -44,6 +44,8 @@ class Model:
 
     def tf_adjustment(self, fld: int, value: str) -> float:
         """Extra bits for exact agreement on a rare name, fewer for a common one."""
+        if not self.forename_freq:  # no population to count names in: no adjustment
+            return 0.0
         if fld == F_FORENAME:
             freq, base = self.forename_freq, self.u[F_FORENAME][0]
         elif fld == F_SURNAME:
@@ -152,3 +154,22 @@ def em(
             break
         last = prior
     return m, prior
+
+
+def default_u() -> list[list[float]]:
+    """u without training data: how often unrelated children agree at each level (a name
+    shared by chance, one birthday in ~4,700 across a school-age population, a shared
+    postcode rarely). Used when there is too little data for estimation."""
+    start = {
+        "forename": [0.003, 0.002, 0.004, 0.001, 0.002, 0.0001, 0.9878],
+        "surname": [0.002, 0.0005, 0.0005, 0.0002, 0.0006, 0.001, 0.001, 0.001, 0.9932],
+        "middle_names": [0.04, 0.96],
+        "dob": [0.0003, 0.0001, 0.005, 0.0003, 0.002, 0.005, 0.9873],
+        "sex": [0.5, 0.5],
+        "upn": [0.0001, 0.0001, 0.9998],
+        "address": [0.0001, 0.0005, 0.001, 0.1, 0.8984],
+        "parents": [0.0005, 0.02, 0.9795],
+        "school": [0.002, 0.08, 0.918],
+        "year_group": [0.07, 0.14, 0.79],
+    }
+    return [list(start[f.name]) for f in FIELDS]

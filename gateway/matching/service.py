@@ -1,0 +1,263 @@
+"""Candidates for a referral from every source (open cases, lost pupils, school rolls, the
+EHE register), and the officer's decisions on them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from gateway import audit
+from gateway.errors import UserError
+from gateway.matching.decisions import OfficerVerdict, Thresholds
+from gateway.matching.engine import Candidate, MatchEngine
+from gateway.matching.normalise import tokens
+from gateway.matching.records import Contact, PartialDate, PersonRecord
+from gateway.models.case import Case
+from gateway.models.child import Child
+from gateway.models.matching import MatchDecision, RegisterEntry
+from lost_pupil.index import name_keys, normalise_name
+from lost_pupil.models import LostPupil
+from lost_pupil.search import candidates_by_keys
+
+SOURCES = ("case", "lost_pupil", "roll", "ehe")
+
+
+@dataclass(frozen=True)
+class SourcedCandidate:
+    """A candidate with where it came from: `ref` is "<source>:<id>"."""
+
+    source: str
+    ref: str
+    candidate: Candidate
+
+
+def _pd(d: date | None) -> PartialDate | None:
+    return PartialDate.from_date(d) if d else None
+
+
+def record_from_child(child: Child, ref: str) -> PersonRecord:
+    addr = child.current_address
+    others = child.other_names or []
+    return PersonRecord(
+        record_id=ref,
+        forename=child.forenames,
+        surname=child.surname,
+        middle_names=child.middle_names or "",
+        aliases=tuple(
+            f"{o.get('forename', '')} {o.get('surname', '')}".strip()
+            for o in others
+            if isinstance(o, dict) and o.get("forename") and o.get("surname")
+        ),
+        former_surnames=tuple(
+            o["surname"] for o in others if isinstance(o, dict) and o.get("surname")
+        ),
+        dob=_pd(child.dob),
+        sex=child.sex or "",
+        upn=child.upn or "",
+        former_upns=tuple(str(u) for u in child.former_upns or []),
+        address=(addr.line1 or "") if addr else "",
+        town=(addr.town or "") if addr else "",
+        postcode=(addr.postcode or "") if addr else "",
+        contacts=tuple(
+            Contact(
+                " ".join(tokens(c.name)[:1]),
+                " ".join(tokens(c.name)[-1:]),
+                c.relationship_to_child or "",
+            )
+            for c in child.carers
+        ),
+        year_group=child.year_group or "",
+    )
+
+
+def record_from_lost_pupil(row: LostPupil) -> PersonRecord:
+    others = row.other_names or []
+    return PersonRecord(
+        record_id=f"lost_pupil:{row.id}",
+        forename=row.forename or "",
+        surname=row.surname or "",
+        middle_names=row.middle_names or "",
+        former_surnames=tuple(
+            o["surname"] for o in others if isinstance(o, dict) and o.get("surname")
+        ),
+        dob=_pd(row.dob),
+        sex=row.sex or "",
+        upn=row.upn or "",
+        former_upns=tuple(str(u) for u in row.former_upns or []),
+        postcode=row.postcode or "",
+        school=row.source_laestab or "",
+    )
+
+
+def record_from_register(row: RegisterEntry) -> PersonRecord:
+    return PersonRecord(
+        record_id=f"{row.register}:{row.id}",
+        forename=row.forename,
+        surname=row.surname,
+        middle_names=row.middle_names or "",
+        preferred_forename=row.preferred_forename or "",
+        former_surnames=tuple(row.former_surnames or []),
+        dob=_pd(row.dob),
+        sex=row.sex or "",
+        upn=row.upn or "",
+        former_upns=tuple(row.former_upns or []),
+        address=row.address or "",
+        town=row.town or "",
+        postcode=row.postcode or "",
+        contacts=tuple(
+            Contact(c.get("forename", ""), c.get("surname", ""), c.get("relationship", ""))
+            for c in row.contacts or []
+        ),
+        school=row.school_laestab or "",
+        year_group=row.year_group or "",
+    )
+
+
+def _dobs(query: PersonRecord) -> list[date]:
+    d = query.dob
+    out: list[date] = []
+    if d is None or not d.complete:
+        return out
+    for y, m, dd in ((d.year, d.month, d.day), (d.year, d.day, d.month)):
+        try:
+            out.append(date(y, m, dd))  # type: ignore[arg-type]
+        except ValueError:
+            continue
+    return out
+
+
+def _gather(session: Session, query: PersonRecord, sources: tuple[str, ...]) -> list[PersonRecord]:
+    records: list[PersonRecord] = []
+    if "case" in sources:
+        # An LA has hundreds of open cases, not millions: compare with every one.
+        stmt = select(Case).where(Case.status != "closed")
+        records += [
+            record_from_child(c.child, f"case:{c.id}")
+            for c in session.execute(stmt).unique().scalars()
+        ]
+    if "lost_pupil" in sources:
+        names = [normalise_name(n) for n in (query.surname, query.forename)]
+        keys = (
+            name_keys([names[0]], [names[1]]) | name_keys([names[1]], [names[0]])
+            if all(names)
+            else set()
+        )
+        found = candidates_by_keys(
+            session,
+            upns=[query.upn, *query.former_upns] if query.upn else [],
+            dobs=_dobs(query),
+            name_keys_=keys,
+            postcodes=[query.postcode] if query.postcode else [],
+        )
+        if found:
+            rows = session.execute(select(LostPupil).where(LostPupil.id.in_(sorted(found))))
+            records += [record_from_lost_pupil(r) for r in rows.scalars()]
+    kinds = [k for k in ("roll", "ehe") if k in sources]
+    if kinds:
+        conds = []
+        if query.upn:
+            conds.append(RegisterEntry.upn == query.upn.replace(" ", "").upper())
+        if _dobs(query):
+            conds.append(RegisterEntry.dob.in_(_dobs(query)))
+        if query.postcode:
+            conds.append(RegisterEntry.postcode == query.postcode.strip().upper())
+        surnames = {s.lower() for s in (query.surname, query.forename, *query.former_surnames) if s}
+        if surnames:
+            conds.append(func.lower(RegisterEntry.surname).in_(sorted(surnames)))
+        if conds:
+            reg = select(RegisterEntry).where(RegisterEntry.register.in_(kinds), or_(*conds))
+            records += [record_from_register(r) for r in session.execute(reg).scalars()]
+    return records
+
+
+def decided_refs(session: Session, query_ref: str) -> frozenset[str]:
+    """Targets an officer already confirmed or rejected for this query: never proposed again."""
+    rows = session.execute(
+        select(MatchDecision.target_kind, MatchDecision.target_ref).where(
+            MatchDecision.query_ref == query_ref
+        )
+    )
+    return frozenset(f"{k}:{r}" for k, r in rows)
+
+
+def find_candidates(
+    session: Session,
+    query: PersonRecord,
+    *,
+    query_ref: str,
+    thresholds: Thresholds,
+    actor: str,
+    as_of: date | None = None,
+    sources: tuple[str, ...] = SOURCES,
+    limit: int = 10,
+) -> list[SourcedCandidate]:
+    """Ranked candidates across the sources, with per-field evidence; the search is audited."""
+    records = _gather(session, query, sources)
+    out: list[SourcedCandidate] = []
+    if records:
+        engine = MatchEngine(
+            records, thresholds=thresholds, as_of=as_of, term_frequencies=False, family_guard=True
+        )
+        for cand in engine.candidates(query, limit=limit, exclude=decided_refs(session, query_ref)):
+            source, _, _ = cand.record_id.partition(":")
+            out.append(SourcedCandidate(source, cand.record_id, cand))
+    audit.record(
+        session,
+        actor=actor,
+        action="match_search",
+        entity="match",
+        entity_id=query_ref,
+        detail={"candidates": [c.ref for c in out]},
+    )
+    return out
+
+
+def record_decision(
+    session: Session,
+    *,
+    query_ref: str,
+    target_ref: str,
+    verdict: OfficerVerdict,
+    actor: str,
+    candidate: Candidate | None = None,
+) -> MatchDecision:
+    """Store the officer's confirmation or rejection of a pair (once), audited."""
+    kind, _, ref = target_ref.partition(":")
+    if kind not in SOURCES or not ref:
+        raise UserError(
+            f"target {target_ref!r} is not <source>:<id> with a source of {', '.join(SOURCES)}"
+        )
+    existing = session.execute(
+        select(MatchDecision).where(
+            MatchDecision.query_ref == query_ref,
+            MatchDecision.target_kind == kind,
+            MatchDecision.target_ref == ref,
+        )
+    ).scalar_one_or_none()
+    if existing is not None:
+        raise UserError(
+            f"{query_ref} and {target_ref} were already {existing.verdict} by {existing.decided_by}"
+        )
+    decision = MatchDecision(
+        query_ref=query_ref,
+        target_kind=kind,
+        target_ref=ref,
+        verdict=verdict.value,
+        score=candidate.score if candidate else None,
+        evidence=[e.__dict__ for e in candidate.evidence] if candidate else [],
+        decided_by=actor,
+    )
+    session.add(decision)
+    audit.record(
+        session,
+        actor=actor,
+        action=f"match_{verdict.value}",
+        entity="match",
+        entity_id=query_ref,
+        detail={"target": target_ref},
+    )
+    session.flush()
+    return decision

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, flash, g, redirect, request, session, url_for
+from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
 from gateway.users import Role, UserView, get_user
@@ -113,9 +113,12 @@ def gate() -> Response | None:
         idle = app.config["CME_IDLE_SECONDS"]
         seen = int(session.get(LAST_SEEN, 0))
         since = int(session.get(SIGNED_IN_AT, 0))
-        if now - seen > idle or now - since > MAX_SESSION_SECONDS:
+        if now - seen > idle:
             end_session()
             flash(f"You were signed out after {idle // 60} minutes without activity.", "timeout")
+        elif now - since > MAX_SESSION_SECONDS:
+            end_session()
+            flash("Your session has ended: sign in again each working day.", "timeout")
         else:
             user = get_user(db(), int(uid))
             if user is None:
@@ -130,7 +133,5 @@ def gate() -> Response | None:
     if user is None:
         return _to_sign_in()
     if not user.has_role(role_needed(app, endpoint)):
-        from flask import abort
-
         abort(403)
     return None

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Flask
 from sqlalchemy import Engine
@@ -55,6 +57,13 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Flask:
     app.before_request(csrf.check_csrf)
     app.after_request(headers.add_security_headers)
     app.teardown_appcontext(close_db)
+
+    zone = ZoneInfo(settings.core.timezone)
+
+    @app.template_filter("local")
+    def _local(value: datetime | None, fmt: str = "%-d %b %Y %H:%M") -> str:
+        # Stored in UTC; officers read the local authority's own clock time.
+        return value.astimezone(zone).strftime(fmt) if value else ""
 
     @app.context_processor
     def _globals() -> dict[str, Any]:

@@ -191,3 +191,21 @@ def test_no_trace_needs_a_manager(web: WebEnv, client: WebClient) -> None:
     with web.session() as s:
         case = s.get(Case, case_id)
         assert (case.status, case.closed_by, case.signed_off_by) == ("closed", "martha", "martha")
+
+
+def test_times_are_shown_on_the_local_clock(web: WebEnv, officer: WebClient) -> None:
+    case_id = web.add_case()
+    with web.session() as s:
+        service.record_enquiry(
+            s,
+            case_id,
+            agency="school",
+            method="phone",
+            at=datetime(2026, 7, 1, 10, 0, tzinfo=UTC),  # British Summer Time: 11:00 locally
+            outcome="Left in June",
+            contact=None,
+            actor="olivia",
+        )
+        s.commit()
+    page = officer.get(f"/cases/{case_id}")
+    assert "1 Jul 2026 11:00" in page.text("//table[@id='enquiries']")

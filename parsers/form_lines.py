@@ -181,6 +181,11 @@ class _Reader:
         self, match: LabelMatch, value: str, span: Span, quoted: bool, conf: float = 0.95
     ) -> Entry:
         entity = match.entity
+        if entity != "child" and self.section != entity:
+            # "Referrer: Jo Bloggs" opens the referrer's section for the lines after it.
+            self.section = entity
+        elif entity == "child" and self.section in ("carer", "sibling", "referrer"):
+            self.section = "child"
         record = 0
         if entity in self.records:
             if match.attr in self.seen[entity] or self.records[entity] == 0:
@@ -249,7 +254,8 @@ class _Reader:
         if not text:
             if self.capture is not None and self.capture.value:
                 self.capture = None
-            self.signing = 0
+            if self.r.signature:
+                self.signing = 0
             return
         if FORWARD_MARK.match(text) or _WROTE.match(text):
             self.capture = None

@@ -77,7 +77,9 @@ def _lookup(phrase: str, section: str | None) -> LabelMatch | None:
             attr = cands.get("child")
             if phrase in ("name", "establishment") or attr == "school":
                 return LabelMatch("child", "school")
-            return LabelMatch("child", attr) if attr in _SCHOOL_SECTION_FIELDS else None
+            if attr is None or (len(cands) > 1 and attr not in _SCHOOL_SECTION_FIELDS):
+                return None  # the school's own address or phone, not the child's
+            return LabelMatch("child", attr)
         if section in cands:
             return LabelMatch(section, cands[section])
         if len(cands) == 1:

@@ -183,9 +183,23 @@ def _urgency(value: str) -> str | None:
     return None
 
 
+_PLACEHOLDER = re.compile(
+    r"^\W*(not known|unknown|n/?a|none|nil|tbc|tba|not applicable|not given|awaiting)\b|^\W*$",
+    re.IGNORECASE,
+)
+_YES_NO_ATTRS = frozenset({*FLAGS, "urgency", "safeguarding", "interpreter"})
+
+
 def _first(entries: list[Entry], entity: str, attr: str) -> Entry | None:
     """The value a person wrote: unquoted lines win over quoted ones, earlier over later."""
-    found = [e for e in entries if e.entity == entity and e.attr == attr and e.value.strip()]
+    found = [
+        e
+        for e in entries
+        if e.entity == entity
+        and e.attr == attr
+        and e.value.strip()
+        and (attr in _YES_NO_ATTRS or not _PLACEHOLDER.match(e.value))
+    ]
     found.sort(key=lambda e: e.quoted)
     return found[0] if found else None
 
@@ -460,7 +474,8 @@ class _Builder:
                 r"\b(?:refer(?:ring)?|referral (?:for|regarding)|regarding|concerning|"
                 r"concerns? about)"
                 r"\s+(?:the\s+)?(?:child|pupil|young person)?\s*"
-                r"((?:[A-Z][a-z'-]+|[A-Z][A-Z'-]+)(?:\s+(?:[A-Z][a-z'-]+|[A-Z][A-Z'-]+)){1,3})",
+                r"((?:[A-Z][a-z']+(?:-[A-Z]?[a-z']+)*|[A-Z][A-Z'-]+)"
+                r"(?:\s+(?:[A-Z][a-z']+(?:-[A-Z]?[a-z']+)*|[A-Z][A-Z'-]+)){1,3})",
                 text,
             )
             if m and "forename" not in self.values:

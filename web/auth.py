@@ -8,7 +8,7 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from werkzeug.wrappers import Response
 
 from gateway.users import SignInOutcome, SignInResult, check_code, check_password
-from web.access import public, safe_next, start_session
+from web.access import current_user, public, safe_next, start_session
 from web.csrf import rotate_token
 from web.db import db
 from web.form_errors import FormErrors
@@ -39,6 +39,8 @@ def home() -> Response:
 @public
 def sign_in() -> Response | tuple[str, int] | str:
     next_url = safe_next(request.values.get("next"))
+    if current_user() is not None and request.method == "GET":
+        return _landing(next_url)
     errors = FormErrors()
     username = ""
     status = 200

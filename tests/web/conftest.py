@@ -119,7 +119,7 @@ class WebClient:
         with self.raw.session_transaction() as sess:
             token = sess.get("csrf")
         if token is None:
-            token = self.get("/sign-in").csrf()
+            token = self.get("/refer").csrf()
         return str(token)
 
     def sign_in(self, username: str, password: str = PASSWORD, code: str | None = None) -> Page:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from rapidfuzz.distance import OSA, JaroWinkler
 from rapidfuzz.fuzz import token_sort_ratio
 
-from gateway.matching.features import Features
+from gateway.matching.features import Features, upn_valid
 from gateway.matching.normalise import canonical_variant, nickname_equivalent, surname_stem
 
 MISSING = -1  # a side is unknown: no evidence either way
@@ -199,13 +199,13 @@ def sex_level(q: Features, s: Features) -> int:
 
 def upn_level(q: Features, s: Features) -> int:
     # A UPN failing its check letter is a typo: it helps find the record, never scores.
-    if not (q.upn and q.upn_valid):
+    if not (q.upn and upn_valid(q.upn)):
         return MISSING
     if s.upn and q.upn == s.upn:
         return 0
     if q.upn in s.former_upns or (s.upn and s.upn in q.former_upns):
         return 1
-    return 2 if s.upn and s.upn_valid else MISSING
+    return 2 if s.upn and upn_valid(s.upn) else MISSING
 
 
 def address_level(q: Features, s: Features) -> int:

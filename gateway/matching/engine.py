@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import multiprocessing as mp
+import os
 import random
 from collections import Counter
 from collections.abc import Sequence
@@ -58,6 +60,22 @@ class Candidate:
 
 
 Compared = tuple[int, tuple[int, ...], bool]  # store position, levels, names swapped
+
+
+_FORKED: tuple[MatchEngine, list[Features]] | None = None
+
+
+def _compare_slice(bounds: tuple[int, int]) -> list[list[Compared]]:
+    assert _FORKED is not None
+    engine, prepared = _FORKED
+    return [engine.compare_blocked(q) for q in prepared[bounds[0] : bounds[1]]]
+
+
+def _cpus() -> int:
+    try:
+        return max(1, min(4, len(os.sched_getaffinity(0))))
+    except AttributeError:
+        return 1
 
 
 def _probability(bits: float) -> float:
@@ -128,15 +146,12 @@ class MatchEngine:
         compared: Sequence[list[Compared]],
         sample: int = 10_000,
         seed: int = 7,
+        random_levels: list[tuple[int, ...]] | None = None,
     ) -> None:
-        rng = random.Random(seed)
-        n = len(self.features)
-        if not prepared or not n:
+        if not prepared or not self.features:
             return
-        random_levels = [
-            compare(rng.choice(prepared), self.features[rng.randrange(n)])[0]
-            for _ in range(min(sample, len(prepared) * n))
-        ]
+        if random_levels is None:
+            random_levels = self.random_levels(prepared, sample, seed)
         exact_u = {
             F_FORENAME: collision_probability(
                 frequencies(q.fn for q in prepared), self.model.forename_freq
@@ -157,13 +172,47 @@ class MatchEngine:
         self.model.m, self.model.u, self.model.prior = estimate_m(patterns, u)
         self.model.reset()
 
+    def random_levels(
+        self, prepared: Sequence[Features], sample: int = 10_000, seed: int = 7
+    ) -> list[tuple[int, ...]]:
+        """Levels of random query-store pairs: almost all non-matches, so they give u."""
+        rng = random.Random(seed)
+        n = len(self.features)
+        return [
+            compare(rng.choice(prepared), self.features[rng.randrange(n)])[0]
+            for _ in range(min(sample, len(prepared) * n))
+        ]
+
     def match_all(
-        self, queries: Sequence[PersonRecord], *, limit: int = 5, explain: bool = False
+        self,
+        queries: Sequence[PersonRecord],
+        *,
+        limit: int = 5,
+        explain: bool = False,
+        workers: int | None = None,
     ) -> list[list[Candidate]]:
-        """Fit on the queries themselves (no labels), then rank candidates for each."""
+        """Fit on the queries themselves (no labels), then rank candidates for each.
+
+        Comparing is shared among forked workers (which see the index without copying it);
+        meanwhile this process draws the random pairs that estimate u."""
+        global _FORKED
         prepared = [self.prepare_query(q) for q in queries]
-        compared = [self.compare_blocked(q) for q in prepared]
-        self.fit_compared(prepared, compared)
+        workers = workers if workers is not None else _cpus()
+        random_levels = None
+        if workers > 1 and len(prepared) >= 400 and "fork" in mp.get_all_start_methods():
+            _FORKED = (self, prepared)
+            step = -(-len(prepared) // workers)
+            slices = [(i, min(i + step, len(prepared))) for i in range(0, len(prepared), step)]
+            try:
+                with mp.get_context("fork").Pool(len(slices)) as pool:
+                    pending = pool.map_async(_compare_slice, slices)
+                    random_levels = self.random_levels(prepared)
+                    compared = [c for part in pending.get() for c in part]
+            finally:
+                _FORKED = None
+        else:
+            compared = [self.compare_blocked(q) for q in prepared]
+        self.fit_compared(prepared, compared, random_levels=random_levels)
         return [
             self.rank(q, c, limit=limit, explain=explain)
             for q, c in zip(prepared, compared, strict=True)

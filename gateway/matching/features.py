@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from gateway.matching.normalise import (
     address_key,
@@ -17,7 +18,7 @@ from gateway.matching.normalise import (
     tokens,
 )
 from gateway.matching.records import PartialDate, PersonRecord
-from parsers.identifiers import check_upn, normalise_postcode
+from parsers.identifiers import check_upn, normalise_postcode, normalise_upn
 
 _YEAR_GROUPS = {"r": 0, "reception": 0, "n": -1, "nursery": -1}
 
@@ -64,7 +65,6 @@ class Features:
     dob_digits: str
     sex: str
     upn: str
-    upn_valid: bool
     former_upns: frozenset[str]
     addr: str
     house: str
@@ -111,8 +111,7 @@ def prepare(rec: PersonRecord, as_of: date) -> Features:
     # Whole-name forms only: one part of a compound surname is a weaker "part" match.
     whole = {joined(rec.surname), "".join(core_tokens(rec.surname))} - {""}
     sn_canon = {surname_stem(canonical_variant(f)) for f in whole}
-    check = check_upn(rec.upn) if rec.upn.strip() else None
-    upn = check.value if check else ""
+    upn = normalise_upn(rec.upn) if rec.upn else ""
     uk_pc = normalise_postcode(rec.postcode)
     pc = postcode_key(rec.postcode)
     outward = uk_pc.split()[0] if uk_pc else ""
@@ -136,8 +135,7 @@ def prepare(rec: PersonRecord, as_of: date) -> Features:
         dob_digits=rec.dob.digits() if rec.dob and rec.dob.complete else "",
         sex=rec.sex.strip().upper()[:1],
         upn=upn,
-        upn_valid=bool(check and check.valid),
-        former_upns=frozenset(check_upn(u).value for u in rec.former_upns if u.strip()),
+        former_upns=frozenset(normalise_upn(u) for u in rec.former_upns if u.strip()),
         addr=addr,
         house=house_number(addr) if addr else "",
         postcode=pc,
@@ -151,3 +149,9 @@ def prepare(rec: PersonRecord, as_of: date) -> Features:
         year_group=yg,
         cohort=school_year_of(rec.dob, as_of),
     )
+
+
+@lru_cache(maxsize=100_000)
+def upn_valid(upn: str) -> bool:
+    """Whether a UPN passes its check letter (computed when a comparison needs it)."""
+    return bool(upn) and check_upn(upn).valid

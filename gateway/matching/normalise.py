@@ -150,9 +150,13 @@ _STREET_WORDS = {
 }
 
 
+_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
+_SPACE = re.compile(r"\s+")
+
+
 def address_key(raw: str) -> str:
     """'Flat 2, 14 Queen St.' -> 'flat 2 14 queen street' for fuzzy comparison."""
-    words = re.sub(r"[^a-z0-9]+", " ", (raw or "").lower()).split()
+    words = _NOT_ALNUM.sub(" ", (raw or "").lower()).split()
     return " ".join(_STREET_WORDS.get(w, w) for w in words)
 
 
@@ -167,4 +171,4 @@ def house_number(addr_key: str) -> str:
 
 def postcode_key(raw: str) -> str:
     """Upper case, no spaces: 'ts10 1aa' -> 'TS101AA' (any country's postcode)."""
-    return re.sub(r"\s+", "", raw or "").upper()
+    return _SPACE.sub("", raw or "").upper()

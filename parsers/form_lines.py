@@ -67,6 +67,7 @@ class Line:
     quoted: bool = False
     row: bool = False
     table: int | None = None
+    first_row: bool = False
 
 
 @dataclass
@@ -142,6 +143,7 @@ def block_lines(blocks: tuple[Block, ...]) -> tuple[str, list[Line]]:
                     False,
                     len(real) >= 2,
                     table_no,
+                    r == 1,
                 )
             )
             parts.append(text)
@@ -229,12 +231,15 @@ class _Reader:
                     assert match is not None
                     self.add(match, text, Span(s, e, line.where, None), line.quoted)
             return
-        if len(cells) >= 2 and all(m is not None for m in matches):
+        header = line.first_row and all(m is not None and m.relationship is None for m in matches)
+        if len(cells) >= 2 and header:
             entities = {m.entity for m in matches if m is not None}
             if len(entities) == 1 or self.section in ("sibling", "carer"):
                 self.columns = (line.table, list(matches))
                 return
-        if matches[0] is not None and not any(matches[1:]):
+        # A relative's name ("Mother") is a label only where a label stands: first in a pair.
+        valued = [m is None or m.relationship is not None for m in matches]
+        if matches[0] is not None and all(valued[1:]):
             text = " ".join(c[0] for c in cells[1:])
             self.labelled(cells[0][0], matches[0], text, cells[1][1], cells[-1][2], line)
             return
@@ -242,7 +247,7 @@ class _Reader:
         while i < len(cells):
             match = matches[i]
             if match is not None:
-                nxt = cells[i + 1] if i + 1 < len(cells) and matches[i + 1] is None else None
+                nxt = cells[i + 1] if i + 1 < len(cells) and valued[i + 1] else None
                 if nxt is not None:
                     self.labelled(cells[i][0], match, nxt[0], nxt[1], nxt[2], line)
                     i += 2

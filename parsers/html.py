@@ -55,6 +55,8 @@ _BLOCK_TAGS = frozenset(
         "caption",
     ]
 )
+# A table holding tables is layout: its cells are read as lines, the inner tables as tables.
+_CELL_TAGS = frozenset({"td", "th", "tr"})
 _SKIP_TAGS = frozenset({"script", "style", "head", "title", "noscript", "template", "object"})
 _SPACES = re.compile(r"[ \r\f\v\u00a0\u200b]+")
 _TABS = re.compile(r"\s*\t[\s\t]*")
@@ -162,7 +164,7 @@ def html_blocks(data: str | bytes) -> tuple[Block, ...]:
         node, closing = stack.pop()
         tag = _tag(node)
         if closing:
-            if tag in _BLOCK_TAGS:
+            if tag in _BLOCK_TAGS or tag in _CELL_TAGS:
                 pending.append("\n")
             if node.tail:
                 pending.append(node.tail)
@@ -171,7 +173,7 @@ def html_blocks(data: str | bytes) -> tuple[Block, ...]:
             if node.tail:
                 pending.append(node.tail)
             continue
-        if tag == "table":
+        if tag == "table" and node.find(".//table") is None:
             flush()
             n_tables += 1
             rows: list[tuple[str, ...]] = []

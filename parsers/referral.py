@@ -229,12 +229,13 @@ class _Builder:
             if e is None:
                 continue
             if attr == "forename":
-                name = parse_person_name(e.value)
+                # Every word under a forename label is a forename: "Archie Lee" has no surname.
+                name = parse_person_name(e.value + " X")
                 if name and name.forenames:
                     self.put("forename", name.forename, _conf(e), e.span, e.value)
                     self.put("middle_names", name.middle_names, _conf(e, 0.9), e.span, e.value)
-                    for alias in name.aliases:
-                        self.put("aliases", [alias], _conf(e, 0.85), e.span, e.value)
+                    if name.aliases:
+                        self.put("aliases", list(name.aliases), _conf(e, 0.85), e.span, e.value)
             elif attr == "surname":
                 name = parse_person_name("X " + e.value)
                 if name and name.surname:
@@ -402,6 +403,10 @@ class _Builder:
             elif attr == "email":
                 value = normalise_email(value)
             elif attr == "name":
+                for email, _, _ in find_emails(value)[:1]:
+                    self.put("referrer_email", email, _conf(e, 0.9), e.span, e.value)
+                for phone, _, _ in find_phones(value)[:1]:
+                    self.put("referrer_phone", phone, _conf(e, 0.9), e.span, e.value)
                 value = tidy_name(re.split(r"\s*[(,]|\s+[-–]\s+", value)[0])
             elif attr == "referral_date":
                 found = parse_uk_date(value)
@@ -425,7 +430,7 @@ class _Builder:
             self.put("referrer_name", tidy_name(sender_name.strip('" ')), 0.6, None, sender_name)
 
     def signature(self) -> None:
-        sig = self.r.signature
+        sig = self.r.signature or self._closing_lines()
         if not sig:
             return
         rest: list[tuple[str, int, int]] = []
@@ -443,6 +448,18 @@ class _Builder:
         for key, (text, s, e) in zip(keys, rest, strict=False):
             value = tidy_name(text) if key == "referrer_name" else text.strip()
             self.put(key, value, 0.7, Span(s, e, "signature", None), text)
+
+    def _closing_lines(self) -> list[tuple[str, int, int]]:
+        """A sign-off without "Regards": the short unlabelled lines that end the message."""
+        last = max((e.span.end for e in self.r.entries), default=-1)
+        tail = [(t, s, e) for t, s, e, quoted in self.r.prose if s > last and not quoted]
+        block: list[tuple[str, int, int]] = []
+        for item in tail:
+            if block and item[1] - block[-1][2] > 2:
+                block = []  # a blank line between: only the last block counts
+            block.append(item)
+        short = all(len(t.split()) <= 6 and not re.search(r"[.?!]$", t) for t, _, _ in block)
+        return block if 1 <= len(block) <= 5 and short else []
 
     def prose(self, subject: str) -> None:
         """Fields a sentence carries when no label did: lower confidence, a person checks."""
@@ -500,7 +517,8 @@ class _Builder:
             keywords = re.compile(
                 r"\b(moved|not attended|absent|left the area|whereabouts|missing|unable to contact|"
                 r"no contact|not returned|did not (?:start|take up)|removed from roll|"
-                r"off[- ]rolled|has not been seen|unknown)\b", re.IGNORECASE,
+                r"off[- ]rolled|has not been seen|unknown|left (?:us|the school|the area)|"
+                r"moving (?:to|away|abroad)|leaving)\b", re.IGNORECASE,
             )  # fmt: skip
             for text, s, e, quoted in lines:
                 if keywords.search(text) and len(text) > 25:

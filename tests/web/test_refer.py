@@ -88,3 +88,24 @@ def test_accepted_referral_is_stored_whole_before_201(web: WebEnv, client: WebCl
     fields = json.loads(attachment.get_content())
     assert fields["dob"] == "2014-06-14"
     assert fields["urgency"] == "urgent"
+
+
+def test_intake_turns_the_submission_into_a_case(web: WebEnv, client: WebClient) -> None:
+    import gateway.intake.dispatch  # noqa: F401  (registers the dispatch job)
+    from gateway import jobs
+    from gateway.cases import queries
+    from web.server import close_app
+
+    client.get("/refer")
+    client.post("/refer", GOOD, status=201)
+    close_app(web.app)
+    assert jobs.drain(web.engine, web.settings) == 1
+    with web.session() as s:
+        (row,) = queries.list_cases(s)
+        assert (row.forename, row.surname, row.dob.isoformat()) == (
+            "Zara",
+            "Inventedson",
+            "2014-06-14",
+        )
+        case = queries.case_detail(s, row.id)
+        assert case.referrals[0].referrer_email == "nora@example.org"

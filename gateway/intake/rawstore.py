@@ -27,13 +27,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway import jobs
 from gateway.db import session_scope, utcnow
-from gateway.models.intake import IntakeChannel, RawMessage
+from gateway.models.intake import IntakeChannel, RawMessage, RawStatus
+from gateway.models.ops import Job
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,13 @@ class Stored:
     message_id_repeat: bool = False
 
 
+def _fail(items: list[_Pending], exc: Exception) -> None:
+    error = RawStoreError(f"raw store failed: {type(exc).__name__}: {exc}")
+    for item in items:
+        if not item.future.done():
+            item.future.set_exception(error)
+
+
 def header_message_id(data: bytes) -> str | None:
     """The Message-ID from the header block, found without a full parse (no I/O, cheap)."""
     end = len(data)
@@ -121,17 +129,50 @@ class _Segment:
     size: int
 
 
+@dataclass(frozen=True)
+class _Entry:
+    data: bytes
+    sha256: str
+    arrival: Arrival
+    segment: str
+    offset: int
+
+    def values(self, message_id: str | None, repeat: bool) -> dict[str, Any]:
+        a = self.arrival
+        return {
+            "sha256": self.sha256, "size": len(self.data), "segment": self.segment,
+            "offset": self.offset, "channel": a.channel.value, "envelope_from": a.mail_from,
+            "envelope_to": list(a.rcpt_tos), "peer": a.peer, "source_ref": a.source_ref,
+            "received_at": a.received_at, "message_id": message_id,
+            "message_id_repeat": repeat, "status": RawStatus.STORED.value,
+        }  # fmt: skip
+
+
+@dataclass
+class _Written:
+    """A batch that is on disk (fsync'd) and waits to be indexed."""
+
+    fresh: list[tuple[_Pending, _Entry]]
+    followers: list[_Pending]
+    seal: _Segment | None = None
+
+
 class RawStore:
-    """Durable, deduplicating intake of raw message bytes, safe across processes."""
+    """Durable, deduplicating intake of raw message bytes, safe across processes.
+
+    Two threads form a pipeline: the writer appends a batch and fsyncs it while the
+    indexer commits the previous batch, so neither waits on the other's disk or database.
+    """
 
     def __init__(self, home: Path, engine: Engine) -> None:
         self.dir = home / "raw" / "segments"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.engine = engine
         self._queue: queue.Queue[_Pending | None] = queue.Queue()
+        self._written: queue.Queue[_Written | None] = queue.Queue(maxsize=2)
         self._segment: _Segment | None = None
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._closed = False
 
     # -- writing -------------------------------------------------------------------------
@@ -142,9 +183,13 @@ class RawStore:
         with self._lock:
             if self._closed:
                 raise RawStoreError("the raw store is closed")
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="rawstore", daemon=True)
-                self._thread.start()
+            if not self._threads:
+                self._threads = [
+                    threading.Thread(target=self._run_writer, name="rawstore-write", daemon=True),
+                    threading.Thread(target=self._run_indexer, name="rawstore-index", daemon=True),
+                ]
+                for thread in self._threads:
+                    thread.start()
             self._queue.put(_Pending(bytes(data), arrival, future))
         return future
 
@@ -153,91 +198,108 @@ class RawStore:
         return self.submit(data, arrival).result()
 
     def close(self) -> None:
-        """Finish what was queued, seal the open segment and stop the writer."""
+        """Finish what was queued, seal the open segment and stop the pipeline."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
-            thread = self._thread
+            threads = self._threads
             self._queue.put(None)
-        if thread is not None:
+        for thread in threads:
             thread.join()
         if self._segment is not None:
             self._seal(self._segment)
             self._segment = None
 
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            size = len(first.data)
-            stop = False
-            while size < BATCH_BYTES:
+    def _run_writer(self) -> None:
+        try:
+            while True:
+                first = self._queue.get()
+                if first is None:
+                    return
+                batch = [first]
+                size = len(first.data)
+                stop = False
+                while size < BATCH_BYTES:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is None:
+                        stop = True
+                        break
+                    batch.append(item)
+                    size += len(item.data)
                 try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stop = True
-                    break
-                batch.append(item)
-                size += len(item.data)
-            try:
-                self._write_batch(batch)
-            except Exception as exc:
-                log.exception("raw store batch failed", extra={"messages": len(batch)})
-                self._abandon_segment()
-                error = RawStoreError(f"raw store failed: {type(exc).__name__}: {exc}")
-                for item in batch:
-                    if not item.future.done():
-                        item.future.set_exception(error)
-            if stop:
-                return
+                    written = self._write_batch(batch)
+                except Exception as exc:
+                    log.exception("raw store write failed", extra={"messages": len(batch)})
+                    self._abandon_segment()
+                    _fail(batch, exc)
+                else:
+                    self._written.put(written)
+                if stop:
+                    return
+        finally:
+            self._written.put(None)
 
-    def _write_batch(self, batch: list[_Pending]) -> None:
-        for item in batch:
-            item.sha256 = hashlib.sha256(item.data).hexdigest()
-        with session_scope(self.engine) as session:
-            known = dict(
-                session.execute(
-                    select(RawMessage.sha256, RawMessage.id).where(
-                        RawMessage.sha256.in_({i.sha256 for i in batch})
-                    )
-                ).all()
-            )
+    def _write_batch(self, batch: list[_Pending]) -> _Written:
         fresh: dict[str, _Pending] = {}
         followers: list[_Pending] = []
         for item in batch:
-            if item.sha256 in known:
-                item.future.set_result(Stored(known[item.sha256], item.sha256, duplicate=True))
-            elif item.sha256 in fresh:
+            item.sha256 = hashlib.sha256(item.data).hexdigest()
+            if item.sha256 in fresh:
                 followers.append(item)
             else:
                 fresh[item.sha256] = item
-        if not fresh:
-            return
         segment = self._open_segment()
-        places: dict[str, tuple[str, int]] = {}
-        for item in fresh.values():
-            places[item.sha256] = (segment.name, self._append(segment, item))
+        places = {sha: self._append(segment, item) for sha, item in fresh.items()}
         os.fdatasync(segment.fh.fileno())
-        results: dict[str, Stored] = {}
-        with session_scope(self.engine) as session:
-            for item in fresh.values():
-                name, offset = places[item.sha256]
-                results[item.sha256] = _index(
-                    session, item.data, item.sha256, item.arrival, name, offset
-                )
-        for item in fresh.values():
-            item.future.set_result(results[item.sha256])
-        for item in followers:
-            first = results[item.sha256]
-            item.future.set_result(Stored(first.raw_id, first.sha256, duplicate=True))
+        written = _Written(
+            [
+                (item, _Entry(item.data, sha, item.arrival, segment.name, places[sha]))
+                for sha, item in fresh.items()
+            ],
+            followers,
+        )
         if segment.size >= SEGMENT_LIMIT:
-            self._seal(segment)
+            # Sealed by the indexer once this last batch of it is committed.
+            written.seal = segment
             self._segment = None
+        return written
+
+    def _run_indexer(self) -> None:
+        while True:
+            written = self._written.get()
+            if written is None:
+                return
+            items = [item for item, _ in written.fresh] + written.followers
+            try:
+                results = self._index_batch([entry for _, entry in written.fresh])
+            except Exception as exc:
+                # On disk but not indexed: the senders are told to retry, and recover()
+                # at the next start indexes whatever of it they do not send again.
+                log.exception("raw store index failed", extra={"messages": len(items)})
+                _fail(items, exc)
+                continue
+            follower_ids = {id(item) for item in written.followers}
+            for item in items:
+                result = results[item.sha256]
+                if id(item) in follower_ids and not result.duplicate:
+                    result = Stored(result.raw_id, result.sha256, duplicate=True)
+                item.future.set_result(result)
+            if written.seal is not None:
+                self._seal(written.seal)
+
+    def _index_batch(self, entries: list[_Entry]) -> dict[str, Stored]:
+        # Core statements, not the ORM: this is the intake's hot path. A duplicate of bytes
+        # already indexed is appended again (a harmless orphan record) and found here.
+        with self.engine.begin() as conn:
+            try:
+                with conn.begin_nested():
+                    return _index_many(conn, entries)
+            except IntegrityError:
+                return {entry.sha256: _index_one(conn, entry) for entry in entries}
 
     def _append(self, segment: _Segment, item: _Pending) -> int:
         header = json.dumps({"sha256": item.sha256, "arrival": item.arrival.to_json()}).encode()
@@ -342,6 +404,60 @@ class RawStore:
                     recovered += 1
             pos = body_offset + body_len
         return recovered
+
+
+def _job_values(raw_id: int, sha256: str) -> dict[str, Any]:
+    now = utcnow()
+    return {
+        "kind": DISPATCH_JOB, "payload": {"raw_id": raw_id}, "key": sha256,
+        "status": "queued", "run_at": now, "attempts": 0, "created_at": now,
+    }  # fmt: skip
+
+
+def _index_many(conn: Connection, entries: list[_Entry]) -> dict[str, Stored]:
+    """The batch's rows and their dispatch jobs in two multi-row inserts."""
+    ids = {e.sha256: header_message_id(e.data) for e in entries}
+    wanted = {mid for mid in ids.values() if mid}
+    seen: set[str | None] = set()
+    if wanted:
+        seen = set(
+            conn.execute(
+                select(RawMessage.message_id).where(RawMessage.message_id.in_(wanted))
+            ).scalars()
+        )
+    params = []
+    for e in entries:
+        mid = ids[e.sha256]
+        params.append(e.values(mid, mid is not None and mid in seen))
+        if mid:
+            seen.add(mid)
+    inserted = conn.execute(
+        insert(RawMessage).returning(RawMessage.id, sort_by_parameter_order=True), params
+    ).scalars().all()  # fmt: skip
+    conn.execute(
+        insert(Job), [_job_values(rid, e.sha256) for rid, e in zip(inserted, entries, strict=True)]
+    )
+    return {
+        e.sha256: Stored(rid, e.sha256, duplicate=False, message_id_repeat=p["message_id_repeat"])
+        for rid, e, p in zip(inserted, entries, params, strict=True)
+    }
+
+
+def _index_one(conn: Connection, entry: _Entry) -> Stored:
+    """One row, losing gracefully to a concurrent writer that indexed the same bytes."""
+    existing = conn.execute(
+        select(RawMessage.id).where(RawMessage.sha256 == entry.sha256)
+    ).scalar_one_or_none()
+    if existing is not None:
+        return Stored(existing, entry.sha256, duplicate=True)
+    try:
+        with conn.begin_nested():
+            return _index_many(conn, [entry])[entry.sha256]
+    except IntegrityError:
+        other = conn.execute(
+            select(RawMessage.id).where(RawMessage.sha256 == entry.sha256)
+        ).scalar_one()
+        return Stored(other, entry.sha256, duplicate=True)
 
 
 def _index(

@@ -1,0 +1,167 @@
+"""Send mail at `cme run` over several connections while killing it with SIGKILL; check nothing
+was lost or stored twice. Used by the short in-suite crash test and by `make soak`."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from tests.fixtures import mail
+from tests.support.dovecot import free_port
+
+CME = str(Path(sys.executable).parent / "cme")
+
+
+@dataclass(frozen=True)
+class CrashReport:
+    messages: int
+    acknowledged: int
+    kills: int
+    stored: int
+    dispatched: int
+    missing: int
+    seconds: float
+    send_seconds: float
+    drain_seconds: float
+
+
+def _env(home: Path, smtp_port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CME_")}
+    env.update(
+        CME_HOME=str(home),
+        CME_SMTP_PORT=str(smtp_port),
+        CME_WEB_PORT=str(free_port()),
+        CME_INBOX_ADDRESSES=mail.INBOX,
+        CME_JOBS_POLL_SECONDS="0.2",
+        CME_LOG_LEVEL="WARNING",
+        # Every client is 127.0.0.1 here; the per-peer rate limit would only slow the run.
+        CME_SMTP_MAX_MESSAGES_PER_MINUTE_PER_PEER="0",
+    )
+    return env
+
+
+def _start(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [CME, "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"cme run exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return proc
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("cme run did not listen within 60 s")
+
+
+def run_crash(
+    home: Path,
+    *,
+    messages: int = 300,
+    connections: int = 8,
+    kills: int = 3,
+    body_size: int = 2000,
+    seed: int = 1,
+) -> CrashReport:
+    started = time.monotonic()
+    env = _env(home, port := free_port())
+    subprocess.run([CME, "init"], env=env, check=True, capture_output=True)
+    proc = _start(env, port)
+    rng = random.Random(seed)
+    payloads = [mail.referral(10_000 * seed + n, size=body_size) for n in range(messages)]
+    acked: set[int] = set()
+    lock = threading.Lock()
+
+    def client(indexes: list[int]) -> None:
+        pending = list(indexes)
+        smtp: smtplib.SMTP | None = None
+        while pending:
+            n = pending[0]
+            try:
+                if smtp is None:
+                    smtp = smtplib.SMTP("127.0.0.1", port, timeout=30)
+                smtp.sendmail("attendance@school-807.example", [mail.INBOX], payloads[n])
+            except (OSError, smtplib.SMTPException):
+                # No 250: the client may retry the same bytes (a real MTA would).
+                if smtp is not None:
+                    try:
+                        smtp.close()
+                    except OSError:
+                        pass
+                smtp = None
+                time.sleep(0.05)
+                continue
+            with lock:
+                acked.add(n)
+            pending.pop(0)
+        if smtp is not None:
+            try:
+                smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                pass
+
+    threads = [
+        threading.Thread(target=client, args=(list(range(i, messages, connections)),))
+        for i in range(connections)
+    ]
+    for t in threads:
+        t.start()
+    done_kills = 0
+    while done_kills < kills and any(t.is_alive() for t in threads):
+        time.sleep(rng.uniform(0.2, 1.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        done_kills += 1
+        proc = _start(env, port)
+    for t in threads:
+        t.join()
+    sent_at = time.monotonic()
+    url = f"sqlite:///{home / 'cme.db'}"
+    engine = create_engine(url)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            left = conn.execute(
+                text("SELECT count(*) FROM raw_messages WHERE status = 'stored'")
+            ).scalar_one()
+        if left == 0:
+            break
+        time.sleep(0.2)
+    drained_at = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    code = proc.wait(timeout=60)
+    if code != 0:
+        raise RuntimeError(f"cme run did not stop cleanly on SIGTERM (exit {code})")
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT sha256, status FROM raw_messages")).all()
+    engine.dispose()
+    by_sha = {sha: status for sha, status in rows}
+    wanted = {hashlib.sha256(payloads[n]).hexdigest() for n in acked}
+    missing = len(wanted - set(by_sha))
+    dispatched = sum(1 for status in by_sha.values() if status != "stored")
+    return CrashReport(
+        messages=messages,
+        acknowledged=len(acked),
+        kills=done_kills,
+        stored=len(rows),
+        dispatched=dispatched,
+        missing=missing,
+        seconds=round(time.monotonic() - started, 1),
+        send_seconds=round(sent_at - started, 1),
+        drain_seconds=round(drained_at - sent_at, 1),
+    )

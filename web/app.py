@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from gateway.cases.workflow import load_workflow
 from gateway.home import HomeError, open_engine
 from gateway.settings import Settings
-from web import access, auth, cases, csrf, errors, exchange, headers, lost_pupil, refer
+from web import access, admin, auth, cases, csrf, errors, exchange, headers, lost_pupil, refer
 from web.db import close_db
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(cases.bp)
     app.register_blueprint(refer.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(exchange.bp)
     app.register_blueprint(lost_pupil.bp)
     app.register_blueprint(lost_pupil.school_bp)

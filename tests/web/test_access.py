@@ -117,3 +117,20 @@ def test_stranger_is_sent_back_after_signing_in(web: WebEnv, client: WebClient) 
         {"username": "olivia", "password": PASSWORD, "next": f"/cases/{case_id}"},
     )
     assert page.response.headers["Location"] == f"/cases/{case_id}"
+
+
+def test_users_page_is_for_admins_only(web: WebEnv, client: WebClient) -> None:
+    web.add_user("olivia")
+    web.add_user("adam", Role.ADMIN)
+    client.sign_in("olivia")
+    cases = client.get("/cases")
+    assert not cases.doc.xpath("//a[@href='/admin/users']")
+    client.get("/admin/users", status=403)
+    client.post("/sign-out", {})
+    client.sign_in("adam")
+    page = client.get("/admin/users")
+    assert page.doc.xpath("//nav//a[@href='/admin/users']")
+    rows = page.doc.xpath("//table[@id='users']/tbody/tr")
+    assert [r.xpath("string(td[1])") for r in rows] == ["adam", "olivia"]
+    assert "Never" not in rows[1].text_content()  # olivia signed in above
+    assert "None" in rows[1].text_content()  # no authenticator app

@@ -254,9 +254,9 @@ class _Builder:
                 self.put("aliases", list(name.aliases), _conf(e, 0.85), e.span, e.value)
         e = _first(es, "child", "aliases")
         if e is not None:
-            aliases = [
-                tidy_name(a) for a in re.split(r"\s*(?:,|;|/|\bor\b|\n)\s*", e.value) if a.strip()
-            ]
+            # Aliases stay as written: "JJ" is a name, not a shout.
+            parts = re.split(r"\s*(?:,|;|/|\bor\b|\n)\s*", e.value)
+            aliases = [" ".join(a.split()) for a in parts if a.strip()]
             existing = self.values.pop("aliases", None)
             merged = list(dict.fromkeys([*(existing.value if existing else []), *aliases]))
             self.put("aliases", merged, _conf(e), e.span, e.value)

@@ -88,7 +88,7 @@ def dispatch_raw(
     case = _thread_case(session, row, facts)
     if case is not None:
         return _reply(session, settings, row, facts, case)
-    return _new_referral(session, settings, row, facts)
+    return _new_referral(session, settings, row, facts, data)
 
 
 def _suspicion(settings: Settings, facts: MessageFacts) -> tuple[Reason, str] | None:
@@ -272,12 +272,12 @@ def _exchange(session: Session, settings: Settings, row: RawMessage, data: bytes
 
 
 def _new_referral(
-    session: Session, settings: Settings, row: RawMessage, facts: MessageFacts
+    session: Session, settings: Settings, row: RawMessage, facts: MessageFacts, data: bytes
 ) -> DispatchResult:
     from gateway.intake.referral import ReferralUnreadable, log_email_referral
 
     try:
-        case, attached = log_email_referral(session, settings, row, facts)
+        case, attached = log_email_referral(session, settings, row, facts, data)
     except ReferralUnreadable as exc:
         return _quarantine(session, row, Reason.REFERRAL_UNREADABLE, str(exc))
     return _finish(row, Outcome.ATTACHED if attached else Outcome.CASE, case.id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import fields, is_dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -18,6 +17,9 @@ from gateway.models.child import Child
 from gateway.models.intake import RawMessage
 from gateway.models.referral import Channel
 from gateway.settings import Settings
+from parsers.errors import ParseError
+from parsers.mime import parse_message
+from parsers.referral import ReferralDraft, parse_referral_message
 
 ACTOR = "intake"
 
@@ -26,30 +28,21 @@ class ReferralUnreadable(ValueError):
     """The message is not a referral we can log; the message says what is missing."""
 
 
-def _draft_values(draft: Any) -> tuple[dict[str, Any], tuple[str, ...]]:
-    """Field values and gaps from the parser's draft (a dataclass or a mapping)."""
-    values: Any = getattr(draft, "fields", None)
-    if values is None and is_dataclass(draft):
-        values = {f.name: getattr(draft, f.name) for f in fields(draft)}
-    if not isinstance(values, dict):
-        values = dict(values or {})
-    gaps = tuple(str(g) for g in (getattr(draft, "gaps", None) or values.get("gaps") or ()))
+def _draft_values(draft: ReferralDraft) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """Field values (shaped for ReferralInput by the parser) and the gaps."""
     known = set(ReferralInput.field_names())
-    clean = {k: v for k, v in values.items() if k in known and k not in {"gaps", "draft"}}
-    return clean, gaps
+    values = {k: v for k, v in draft.fields.items() if k in known and k != "gaps"}
+    return values, tuple(str(g) for g in draft.gaps)
 
 
-def _parse(facts: MessageFacts) -> Any:
+def _parse(data: bytes) -> ReferralDraft:
     try:
-        from parsers.referral import parse_referral
-    except ImportError:
-        raise ReferralUnreadable(
-            "the referral parser (parsers.referral) is not available"
-        ) from None
-    text = facts.text or facts.html
-    if not text.strip():
-        raise ReferralUnreadable("the message has no text to read a referral from")
-    return parse_referral(text)
+        draft = parse_referral_message(parse_message(data))
+    except ParseError as exc:
+        raise ReferralUnreadable(f"the referral cannot be read: {exc}") from None
+    if not (draft.forename or draft.surname):
+        raise ReferralUnreadable("no child's name found: not a referral the parser can read")
+    return draft
 
 
 def _same_child(session: Session, data: ReferralInput) -> Case | None:
@@ -75,21 +68,21 @@ def _same_child(session: Session, data: ReferralInput) -> Case | None:
 
 
 def log_email_referral(
-    session: Session, settings: Settings, row: RawMessage, facts: MessageFacts
+    session: Session, settings: Settings, row: RawMessage, facts: MessageFacts, data: bytes
 ) -> tuple[Case, bool]:
     """Log the referral; returns the case and whether it went onto an existing one."""
-    draft = _parse(facts)
+    draft = _parse(data)
     values, gaps = _draft_values(draft)
     values.setdefault("referrer_email", facts.sender)
     values["channel"] = Channel.EMAIL.value
     values["raw_ref"] = f"raw:{row.id}"
     values["gaps"] = list(gaps)
     try:
-        data = build_referral_input(values, today=utcnow().date())
+        referral = build_referral_input(values, today=utcnow().date())
     except InputError as exc:
         raise ReferralUnreadable(f"the referral cannot be logged: {exc}") from None
-    existing = _same_child(session, data)
+    existing = _same_child(session, referral)
     if existing is not None:
-        attach_referral(session, settings, existing.id, data, ACTOR)
+        attach_referral(session, settings, existing.id, referral, ACTOR)
         return existing, True
-    return log_referral(session, settings, data, ACTOR), False
+    return log_referral(session, settings, referral, ACTOR), False

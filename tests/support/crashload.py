@@ -3,6 +3,7 @@ was lost or stored twice. Used by the short in-suite crash test and by `make soa
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import random
@@ -99,10 +100,8 @@ def run_crash(
             except (OSError, smtplib.SMTPException):
                 # No 250: the client may retry the same bytes (a real MTA would).
                 if smtp is not None:
-                    try:
+                    with contextlib.suppress(OSError):
                         smtp.close()
-                    except OSError:
-                        pass
                 smtp = None
                 time.sleep(0.05)
                 continue
@@ -110,10 +109,8 @@ def run_crash(
                 acked.add(n)
             pending.pop(0)
         if smtp is not None:
-            try:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
                 smtp.quit()
-            except (OSError, smtplib.SMTPException):
-                pass
 
     threads = [
         threading.Thread(target=client, args=(list(range(i, messages, connections)),))

@@ -164,11 +164,45 @@ def test_reading_any_bytes_never_raises(data: bytes) -> None:
 
 @given(
     st.lists(
-        st.sampled_from([b"From: a@b\r\n", b"Subject: x\r\n", b"Content-Type: multipart/mixed;"
-                         b' boundary="q"\r\n', b"\r\n", b"--q\r\n", b"--q--\r\n", b"\x00", b"body\r\n",
-                         b"Content-Transfer-Encoding: base64\r\n", b"=?utf-8?b?////?=\r\n"]),
+        st.sampled_from([b"From: a@b\r\n", b"Subject: x\r\n", b"\r\n", b"--q\r\n",
+                         b'Content-Type: multipart/mixed; boundary="q"\r\n', b"--q--\r\n",
+                         b"\x00", b"body\r\n", b"Content-Transfer-Encoding: base64\r\n",
+                         b"=?utf-8?b?////?=\r\n"]),
         max_size=30,
     )
 )  # fmt: skip
 def test_malformed_mime_never_crashes_the_reader(parts: list[bytes]) -> None:
     read_message(b"".join(parts))
+
+
+def test_new_referral_becomes_a_case_with_a_further_enquiries_task(
+    store: RawStore, engine: Engine, intake_settings: Settings
+) -> None:
+    from gateway.models.case import Task
+
+    result = _dispatch(store, engine, intake_settings, mail.referral(3))
+    assert result["outcome"] == "case" and result["case_id"] is not None
+    with Session(engine) as s:
+        kinds = set(s.execute(select(Task.kind).where(Task.case_id == result["case_id"])).scalars())
+    assert "further_enquiries" in kinds  # the parser found gaps (school, reason, name)
+
+
+def test_second_referral_of_the_same_child_is_attached_to_the_open_case(
+    store: RawStore, engine: Engine, intake_settings: Settings
+) -> None:
+    first = _dispatch(store, engine, intake_settings, mail.referral(3))
+    second = _dispatch(
+        store, engine, intake_settings, mail.referral(3, sender="office@school-805.example")
+    )
+    assert (second["outcome"], second["case_id"]) == ("attached", first["case_id"])
+
+
+def test_a_message_that_is_not_a_referral_is_held_for_the_officer(
+    store: RawStore, engine: Engine, intake_settings: Settings
+) -> None:
+    note = (
+        b"From: someone@school-806.example\r\nTo: cme@redcar-cleveland.example\r\n"
+        b"Subject: hello\r\n\r\nJust saying hello.\r\n"
+    )
+    result = _dispatch(store, engine, intake_settings, note)
+    assert (result["outcome"], result["reason"]) == ("quarantined", "referral_unreadable")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -214,7 +215,14 @@ def _read_member(zf: zipfile.ZipFile, name: str) -> bytes:
         with zf.open(info) as fh:
             # The sizes in the zip directory can lie: read one byte past the cap to know.
             data = fh.read(MAX_PART_BYTES + 1)
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        EOFError,
+        OSError,
+        ValueError,
+        NotImplementedError,
+    ) as exc:
         raise ParseError(
             f"the Word document is damaged ({exc}); ask for it to be re-sent"
         ) from None

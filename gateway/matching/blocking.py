@@ -127,7 +127,7 @@ class BlockingIndex:
     """Key -> store positions, in memory. Keys are held as their hashes (a rare collision
     only adds a candidate, which scoring then judges), to keep a large index small."""
 
-    def __init__(self, cap: int = 300) -> None:
+    def __init__(self, cap: int = 120) -> None:
         self._index: dict[int, list[int]] = {}
         self.cap = cap
 

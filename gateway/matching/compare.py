@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rapidfuzz.distance import OSA, JaroWinkler
-from rapidfuzz.fuzz import token_sort_ratio
+from rapidfuzz.fuzz import token_set_ratio
 
 from gateway.matching.features import Features, upn_valid
 from gateway.matching.normalise import canonical_variant, nickname_equivalent, surname_stem
@@ -210,7 +210,8 @@ def upn_level(q: Features, s: Features) -> int:
 
 def address_level(q: Features, s: Features) -> int:
     have_pc = bool(q.postcode and s.postcode)
-    same_line = q.addr and s.addr and q.house == s.house and token_sort_ratio(q.addr, s.addr) >= 90
+    # Set ratio: one address may carry an extra locality line or a flat number.
+    same_line = q.addr and s.addr and q.house == s.house and token_set_ratio(q.addr, s.addr) >= 90
     # A one-character postcode slip at the same street address is the same address.
     if same_line and (
         not have_pc or q.postcode == s.postcode or OSA.distance(q.postcode, s.postcode) <= 1
@@ -256,11 +257,11 @@ def school_level(q: Features, s: Features) -> int:
 
 
 def year_group_level(q: Features, s: Features) -> int:
-    a = (
-        q.year_group
-        if q.year_group is not None
-        else (q.cohort if s.year_group is not None else None)
-    )
+    # Only where a date of birth is incomplete: otherwise the year group repeats the date's
+    # evidence and would count it twice.
+    if q.dob is not None and q.dob.complete and s.dob is not None and s.dob.complete:
+        return MISSING
+    a = q.year_group if q.year_group is not None else q.cohort
     b = s.year_group if s.year_group is not None else s.cohort
     if a is None or b is None or (q.year_group is None and s.year_group is None):
         return MISSING

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from gateway.matching.compare import F_DOB, F_FORENAME, F_UPN
+from gateway.matching.compare import F_DOB, F_FORENAME, F_SURNAME, F_UPN
 
 
 class Decision(enum.StrEnum):
@@ -29,18 +29,30 @@ class Thresholds:
             raise ValueError("matching thresholds must satisfy 0 <= lower <= upper <= 1")
 
 
-# Levels at which a record cannot be the same child whatever else agrees: a different
-# forename (twins and siblings share everything else) or a date of birth that is not a
-# slip of the pen (siblings, cousins and namesakes). A valid UPN match overrides both.
+# Patterns at which a record cannot be proposed as the same child whatever else agrees
+# (a valid UPN match overrides them all):
+# - a different forename: twins and siblings share everything else;
+# - a date of birth that is not a slip of the pen: siblings, cousins and namesakes;
+# - a different surname with anything less than the same forename and date of birth (a
+#   changed surname is real, but then the rest must be certain);
+# - a merely similar forename with a date that is not exact (a sibling one digit apart).
 _FORENAME_CONFLICT = frozenset({5, 6})
 _DOB_CONFLICT = frozenset({5, 6})
+_SURNAME_UNRELATED = frozenset({7, 8})
+_FORENAME_CERTAIN = frozenset({0, 1})
+_DOB_CERTAIN = frozenset({0, 1})
 
 
 def identity_conflict(levels: tuple[int, ...]) -> bool:
     """True when the pair disagrees on what tells siblings, twins and namesakes apart."""
     if levels[F_UPN] == 0:
         return False
-    return levels[F_FORENAME] in _FORENAME_CONFLICT or levels[F_DOB] in _DOB_CONFLICT
+    fore, dob, sur = levels[F_FORENAME], levels[F_DOB], levels[F_SURNAME]
+    if fore in _FORENAME_CONFLICT or dob in _DOB_CONFLICT:
+        return True
+    if sur in _SURNAME_UNRELATED and not (fore in _FORENAME_CERTAIN and dob in _DOB_CERTAIN):
+        return True
+    return fore == 4 and dob not in _DOB_CERTAIN
 
 
 def decide(

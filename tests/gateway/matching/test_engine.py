@@ -108,3 +108,22 @@ def test_thresholds() -> None:
     assert decide(0.999, twin_like, t, family_guard=False) is Decision.PROPOSED
     with pytest.raises(ValueError, match="thresholds"):
         Thresholds(0.3, 0.6)
+
+
+@pytest.mark.parametrize(
+    ("forename", "surname", "dob", "conflict"),
+    [
+        (6, 0, 0, True),  # twin: a different forename, all else the same
+        (0, 0, 6, True),  # namesake or sibling: the date is not a slip
+        (2, 8, 0, True),  # part-forename match with an unrelated surname
+        (0, 8, 4, True),  # changed surname but only the birth year known
+        (0, 8, 0, False),  # changed surname, same forename and date: may be proposed
+        (4, 0, 2, True),  # similar forename, DOB one digit off: a sibling's pattern
+        (3, 0, 2, False),  # a typo in the forename and a DOB slip: still the child
+    ],
+)
+def test_identity_conflicts(forename: int, surname: int, dob: int, conflict: bool) -> None:
+    levels = (forename, surname, -1, dob, 0, -1, -1, -1, -1, -1)
+    assert identity_conflict(levels) is conflict
+    with_upn = (forename, surname, -1, dob, 0, 0, -1, -1, -1, -1)
+    assert identity_conflict(with_upn) is False  # a valid UPN match overrides

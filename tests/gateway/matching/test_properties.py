@@ -40,8 +40,10 @@ def test_fold_is_idempotent_ascii_lower(raw: str) -> None:
     assert joined(raw) == "".join(tokens(raw))
 
 
-@given(st.dates(min_value=date(2008, 1, 1), max_value=date(2022, 12, 31)),
-       st.dates(min_value=date(2008, 1, 1), max_value=date(2022, 12, 31)))
+@given(
+    st.dates(min_value=date(2008, 1, 1), max_value=date(2022, 12, 31)),
+    st.dates(min_value=date(2008, 1, 1), max_value=date(2022, 12, 31)),
+)
 def test_dob_level_is_symmetric_and_exact_only_when_equal(a: date, b: date) -> None:
     fa = prepare(PersonRecord("a", forename="X", dob=PartialDate.from_date(a)), AS_OF)
     fb = prepare(PersonRecord("b", forename="X", dob=PartialDate.from_date(b)), AS_OF)

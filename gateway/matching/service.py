@@ -80,6 +80,11 @@ def record_from_lost_pupil(row: LostPupil) -> PersonRecord:
         forename=row.forename or "",
         surname=row.surname or "",
         middle_names=row.middle_names or "",
+        aliases=tuple(
+            f"{o['forename']} {o.get('surname') or row.surname or ''}".strip()
+            for o in others
+            if isinstance(o, dict) and o.get("forename")
+        ),
         former_surnames=tuple(
             o["surname"] for o in others if isinstance(o, dict) and o.get("surname")
         ),

@@ -417,10 +417,11 @@ class _Builder:
         if e is not None and (found := parse_uk_date(e.value)):
             self.put("referral_date", found.isoformat(), _conf(e), e.span, e.value)
         self.signature()
-        for text, s, end in self.r.forward_from:
-            # The person whose forwarded message holds the referral is its referrer.
+        for text, s, end in reversed(self.r.forward_from):
+            # The author of the innermost forwarded message, which holds the referral.
             m = re.match(r"^\s*\"?([^\"<]*?)\"?\s*<([^>]+)>", text)
-            name, email = (m.group(1), m.group(2)) if m else (None, normalise_email(text))
+            name: str | None = m.group(1) if m else None
+            email = m.group(2) if m else normalise_email(text)
             span = Span(s, end, "forwarded message header", "From")
             self.put("referrer_email", normalise_email(email), 0.7, span, text)
             if name and name.strip():

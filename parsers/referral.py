@@ -421,9 +421,9 @@ class _Builder:
             # The author of the innermost forwarded message, which holds the referral.
             m = re.match(r"^\s*\"?([^\"<]*?)\"?\s*<([^>]+)>", text)
             name: str | None = m.group(1) if m else None
-            email = m.group(2) if m else normalise_email(text)
+            address = m.group(2) if m else normalise_email(text)
             span = Span(s, end, "forwarded message header", "From")
-            self.put("referrer_email", normalise_email(email), 0.7, span, text)
+            self.put("referrer_email", normalise_email(address), 0.7, span, text)
             if name and name.strip():
                 self.put("referrer_name", tidy_name(name), 0.7, span, text)
         self.put("referrer_email", normalise_email(sender_email), 0.6, None, sender_email)

@@ -8,7 +8,12 @@ from rapidfuzz.distance import OSA, JaroWinkler
 from rapidfuzz.fuzz import token_set_ratio
 
 from gateway.matching.features import Features, upn_valid
-from gateway.matching.normalise import canonical_variant, nickname_equivalent, surname_stem
+from gateway.matching.normalise import (
+    canonical_variant,
+    nickname_equivalent,
+    phonetic,
+    surname_stem,
+)
 
 MISSING = -1  # a side is unknown: no evidence either way
 
@@ -91,11 +96,30 @@ def _given_level(
     sim = JaroWinkler.similarity(a, b)
     if sim >= 0.92 or (len(a) > 3 and len(b) > 3 and OSA.distance(a, b) <= 1):
         return 3
+    # Spellings that sound alike (Yusuf/Youssef, Zac/Zak) and pet forms (Alfy/Alfred).
+    if (len(a) > 2 and len(b) > 2 and phonetic(a) == phonetic(b)) or _pet_form(a, b):
+        return 3
     if sim >= 0.84:
         return 4
     if len(a) == 1 or len(b) == 1:
         return 5 if a[0] == b[0] else 6
     return 6
+
+
+_PET_ENDINGS = ("ie", "y", "ey", "i")
+
+
+def _pet_form(a: str, b: str) -> bool:
+    """'Alfy' ~ 'Alfred', 'Immy' ~ 'Imogen': a short form made of the start of the name
+    (a doubled last letter undone) and a diminutive ending."""
+    short, full = (a, b) if len(a) < len(b) else (b, a)
+    for end in _PET_ENDINGS:
+        if short.endswith(end) and len(short) - len(end) >= 2:
+            stem = short[: -len(end)]
+            if len(stem) >= 3 and stem[-1] == stem[-2]:
+                stem = stem[:-1]
+            return len(stem) >= 2 and full.startswith(stem) and len(full) >= len(stem) + 2
+    return False
 
 
 def forename_level(q: Features, s: Features) -> int:

@@ -217,3 +217,21 @@ def test_year_group_not_used_when_both_dates_are_complete() -> None:
     # The year group would only repeat the dates' evidence: no second vote for the DOB.
     levels, _ = c.compare(rec(forename="A", year_group="8"), rec(forename="A"))
     assert levels[c.F_YG] == c.MISSING
+
+
+@pytest.mark.parametrize(
+    ("query", "store"),
+    [("Youssef", "Yusuf"), ("Zac", "Zak"), ("Alfy", "Alfred"), ("Immy", "Imogen")],
+)
+def test_sound_alike_and_pet_forms_are_close(query: str, store: str) -> None:
+    got = c.forename_level(
+        rec(forename=query, surname="Haddad"), rec(forename=store, surname="Haddad")
+    )
+    assert level(c.FORENAME, got) in {"variant", "fuzzy_high"}
+
+
+def test_pet_form_rule_is_not_a_prefix_free_for_all() -> None:
+    got = c.forename_level(
+        rec(forename="Amy", surname="Haddad"), rec(forename="Amira", surname="Haddad")
+    )
+    assert level(c.FORENAME, got) not in {"exact", "variant", "part"}

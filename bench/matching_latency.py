@@ -117,6 +117,14 @@ def main() -> None:
         ),
         flush=True,
     )
+    emit_line = {
+        **base,
+        "figure": "blocking_recall",
+        "value": round(found / max(wanted, 1), 4),
+        "recall_at_5": round(top5 / max(wanted, 1), 4),
+        "n": wanted,
+    }
+    print(json.dumps(emit_line), flush=True)
     print(
         json.dumps(
             {

@@ -17,7 +17,7 @@ from gateway.matching.normalise import (
     surname_stem,
     tokens,
 )
-from gateway.matching.records import PartialDate, PersonRecord
+from gateway.matching.records import Contact, PartialDate, PersonRecord
 from parsers.identifiers import check_upn, normalise_postcode, normalise_upn
 
 _YEAR_GROUPS = {"r": 0, "reception": 0, "n": -1, "nursery": -1}
@@ -84,11 +84,60 @@ def _canon(parts: set[str] | tuple[str, ...]) -> set[str]:
     return {canonical_variant(p) for p in parts} | set(parts)
 
 
+@lru_cache(maxsize=200_000)
+def _surname_info(raw: str) -> tuple[str, frozenset[str], frozenset[str]]:
+    forms = _surname_forms(raw)
+    # Whole-name forms only: one part of a compound surname is a weaker "part" match.
+    whole = {joined(raw), "".join(core_tokens(raw))} - {""}
+    canon = frozenset(surname_stem(canonical_variant(f)) for f in whole)
+    return joined(raw), frozenset(forms), canon
+
+
+@lru_cache(maxsize=200_000)
+def _given_info(
+    forename: str, preferred: str, middle: str
+) -> tuple[str, str, frozenset[str], frozenset[str], frozenset[str], frozenset[str]]:
+    """(whole forename, first part, all forename parts, canonical forename parts,
+    canonical middle parts, canonical given parts) for a forename/preferred/middle triple."""
+    fn_parts = tokens(forename)
+    mid_parts = tokens(middle)
+    fn_all = set(fn_parts) | set(tokens(preferred))
+    if len(fn_parts) > 1:
+        fn_all.add("".join(fn_parts))
+    return (
+        joined(forename),
+        fn_parts[0] if fn_parts else "",
+        frozenset(fn_all),
+        frozenset(_canon(fn_all)),
+        frozenset(_canon(mid_parts)),
+        frozenset(_canon(fn_all | set(mid_parts))),
+    )
+
+
+@lru_cache(maxsize=200_000)
+def _postcode_info(raw: str) -> tuple[str, str, str]:
+    uk_pc = normalise_postcode(raw)
+    return postcode_key(raw), (uk_pc.split()[0] if uk_pc else ""), (uk_pc[:-2] if uk_pc else "")
+
+
+@lru_cache(maxsize=200_000)
+def _contacts_info(
+    contacts: tuple[Contact, ...],
+) -> tuple[tuple[tuple[str, str], ...], frozenset[str], frozenset[str]]:
+    pairs = tuple((joined(c.forename), joined(c.surname)) for c in contacts)
+    return (
+        pairs,
+        frozenset(c[0] for c in pairs if c[0]),
+        frozenset(c[1] for c in pairs if c[1]),
+    )
+
+
 def prepare(rec: PersonRecord, as_of: date) -> Features:
-    """Fold and key one record for the comparison rules."""
-    fn_parts = tokens(rec.forename)
-    pref_parts = tokens(rec.preferred_forename)
-    mid_parts = tokens(rec.middle_names)
+    """Fold and key one record for the comparison rules (name, postcode and contact parts
+    are cached: families and popular names repeat)."""
+    fn, fn_first, _, fn_tokens, middle, given_base = _given_info(
+        rec.forename, rec.preferred_forename, rec.middle_names
+    )
     alias_fn: set[str] = set()
     alias_given: set[str] = set()
     other_sn: set[str] = set()
@@ -103,38 +152,29 @@ def prepare(rec: PersonRecord, as_of: date) -> Features:
         elif parts:
             alias_given.add(parts[0])
     for former in (*rec.former_surnames, rec.preferred_surname):
-        other_sn |= _surname_forms(former)
-    fn_all = set(fn_parts) | set(pref_parts)
-    if len(fn_parts) > 1:
-        fn_all.add("".join(fn_parts))
-    sn_forms = _surname_forms(rec.surname)
-    # Whole-name forms only: one part of a compound surname is a weaker "part" match.
-    whole = {joined(rec.surname), "".join(core_tokens(rec.surname))} - {""}
-    sn_canon = {surname_stem(canonical_variant(f)) for f in whole}
-    upn = normalise_upn(rec.upn) if rec.upn else ""
-    uk_pc = normalise_postcode(rec.postcode)
-    pc = postcode_key(rec.postcode)
-    outward = uk_pc.split()[0] if uk_pc else ""
-    sector = uk_pc[:-2] if uk_pc else ""
-    addr = address_key(rec.address)
-    contacts = tuple((joined(c.forename), joined(c.surname)) for c in rec.contacts)
-    yg = parse_year_group(rec.year_group) if rec.year_group else None
+        if former:
+            other_sn |= _surname_forms(former)
+    sn, sn_forms, sn_canon = _surname_info(rec.surname)
+    pc, outward, sector = _postcode_info(rec.postcode)
+    addr = address_key(rec.address) if rec.address else ""
+    contacts, contact_fn, contact_sn = _contacts_info(rec.contacts)
+    dob = rec.dob
     return Features(
         record=rec,
-        fn=joined(rec.forename),
-        fn_first=fn_parts[0] if fn_parts else "",
-        fn_tokens=frozenset(_canon(fn_all)),
-        middle=frozenset(_canon(mid_parts)),
-        given_all=frozenset(_canon(fn_all | set(mid_parts) | alias_given)),
-        sn=joined(rec.surname),
-        sn_forms=frozenset(sn_forms),
-        sn_canon=frozenset(sn_canon),
+        fn=fn,
+        fn_first=fn_first,
+        fn_tokens=fn_tokens,
+        middle=middle,
+        given_all=given_base | frozenset(_canon(alias_given)) if alias_given else given_base,
+        sn=sn,
+        sn_forms=sn_forms,
+        sn_canon=sn_canon,
         other_sn=frozenset(other_sn - {""}),
         alias_fn=frozenset(_canon(alias_fn)),
-        dob=rec.dob,
-        dob_digits=rec.dob.digits() if rec.dob and rec.dob.complete else "",
+        dob=dob,
+        dob_digits=dob.digits() if dob is not None and dob.complete else "",
         sex=rec.sex.strip().upper()[:1],
-        upn=upn,
+        upn=normalise_upn(rec.upn) if rec.upn else "",
         former_upns=frozenset(normalise_upn(u) for u in rec.former_upns if u.strip()),
         addr=addr,
         house=house_number(addr) if addr else "",
@@ -142,12 +182,12 @@ def prepare(rec: PersonRecord, as_of: date) -> Features:
         outward=outward,
         sector=sector,
         town=fold(rec.town),
-        contact_fn=frozenset(c[0] for c in contacts if c[0]),
-        contact_sn=frozenset(c[1] for c in contacts if c[1]),
+        contact_fn=contact_fn,
+        contact_sn=contact_sn,
         contacts=contacts,
         school=rec.school.strip(),
-        year_group=yg,
-        cohort=school_year_of(rec.dob, as_of),
+        year_group=parse_year_group(rec.year_group) if rec.year_group else None,
+        cohort=school_year_of(dob, as_of),
     )
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 N_SEARCH_INDEX = int(os.environ.get("BENCH_LP_INDEX", "1000000"))
 N_QUERIES = 1000
-SIZES = [int(x) for x in os.environ.get("BENCH_LP_SIZES", "10000,100000").split(",")]
+SIZES = [int(x) for x in os.environ.get("BENCH_LP_SIZES", "10000,100000").split(",") if x]
 
 
 def emit(**fields: object) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from typing import Any, Protocol
 
 from rapidfuzz.distance import JaroWinkler
 from sqlalchemy import select
@@ -17,9 +18,9 @@ from lost_pupil.models import KeyKind, LostPupil, PupilKey
 from parsers.identifiers import normalise_postcode, normalise_upn
 
 #: Rows scored per search at most; blocks are ranked so the best-supported come first.
-MAX_SCORED = 200
+MAX_SCORED = 120
 #: A name block larger than this is cut (a common name on its own says little).
-MAX_BLOCK = 2000
+MAX_BLOCK = 1000
 #: Total log-weight at which the score reaches 0.5.
 PRIOR = 8.0
 
@@ -75,7 +76,41 @@ class Candidate:
     evidence: tuple[Evidence, ...] = field(default_factory=tuple)
 
 
-def _names(row: LostPupil, part: str) -> list[tuple[str, str]]:
+class IndexRow(Protocol):
+    """What score() reads: an ORM LostPupil or a plain row of the same columns."""
+
+    upn: str | None
+    former_upns: list[Any]
+    surname_norm: str
+    forename_norm: str
+    other_names: list[Any]
+    dob: date | None
+    sex: str | None
+    postcode: str | None
+
+
+#: The columns search() loads: no ORM objects, so no identity-map cost per candidate.
+ROW_COLUMNS = (
+    LostPupil.id,
+    LostPupil.upn,
+    LostPupil.former_upns,
+    LostPupil.surname,
+    LostPupil.forename,
+    LostPupil.surname_norm,
+    LostPupil.forename_norm,
+    LostPupil.other_names,
+    LostPupil.dob,
+    LostPupil.sex,
+    LostPupil.postcode,
+    LostPupil.source_laestab,
+    LostPupil.leaving_date,
+    LostPupil.dest_kind,
+    LostPupil.status,
+    LostPupil.file_id,
+)
+
+
+def _names(row: IndexRow, part: str) -> list[tuple[str, str]]:
     """(normalised name, kind) for the current, preferred and former names of a row."""
     current = row.surname_norm if part == "surname" else row.forename_norm
     out = [(current, "current")] if current else []
@@ -110,7 +145,7 @@ def _name_evidence(label: str, wanted: str, known: list[tuple[str, str]], w: flo
     return best
 
 
-def score(query: SearchQuery, row: LostPupil) -> tuple[float, tuple[Evidence, ...]]:
+def score(query: SearchQuery, row: IndexRow) -> tuple[float, tuple[Evidence, ...]]:
     """Fellegi-Sunter-style sum of per-field log weights; returns (total weight, evidence).
 
     This is the one function the matching engine replaces: it sees the query and one
@@ -209,6 +244,8 @@ def candidates_by_keys(
     their own indexes. For the matching engine as much as for search().
     """
     found: dict[int, set[str]] = {}
+    # Core on the session's connection: plain rows, none of the ORM's per-row work.
+    conn = session.connection()
 
     def add(ids: Iterable[int], block: str) -> None:
         for pid in ids:
@@ -219,7 +256,7 @@ def candidates_by_keys(
         stmt = select(PupilKey.pupil_id).where(
             PupilKey.kind == KeyKind.UPN.value, PupilKey.key.in_(upn_list)
         )
-        add(session.execute(stmt).scalars(), "upn")
+        add(conn.execute(stmt).scalars(), "upn")
     dob_set: set[date] = set()
     for d in dobs:
         dob_set.add(d)
@@ -228,7 +265,7 @@ def candidates_by_keys(
             dob_set.add(swapped)
     if dob_set:
         stmt = select(LostPupil.id).where(LostPupil.dob.in_(sorted(dob_set))).limit(max_block)
-        add(session.execute(stmt).scalars(), "dob")
+        add(conn.execute(stmt).scalars(), "dob")
     by_kind: dict[str, list[str]] = {}
     for kind, key in sorted(set(name_keys_)):
         by_kind.setdefault(kind, []).append(key)
@@ -239,7 +276,7 @@ def candidates_by_keys(
             .where(PupilKey.kind == kind, PupilKey.key.in_(key_list))
             .limit(max_block)
         )
-        add(session.execute(stmt).scalars(), "name")
+        add(conn.execute(stmt).scalars(), "name")
     for kind, prefix in sorted(set(name_prefixes)):
         # A range on the primary key: "TMSN:" <= key < "TMSN;" (';' follows ':').
         stmt = (
@@ -248,11 +285,11 @@ def candidates_by_keys(
             .where(PupilKey.key < f"{prefix};")
             .limit(max_block)
         )
-        add(session.execute(stmt).scalars(), "name")
+        add(conn.execute(stmt).scalars(), "name")
     pc_list = sorted({p for p in (normalise_postcode(x) for x in postcodes) if p})
     if pc_list:
         stmt = select(LostPupil.id).where(LostPupil.postcode.in_(pc_list)).limit(max_block)
-        add(session.execute(stmt).scalars(), "postcode")
+        add(conn.execute(stmt).scalars(), "postcode")
     return found
 
 
@@ -283,11 +320,11 @@ def search(session: Session, query: SearchQuery, limit: int = 20) -> list[Candid
     ids = order[:MAX_SCORED]
     if not ids:
         return []
-    stmt = select(LostPupil).where(LostPupil.id.in_(ids))
+    stmt = select(*ROW_COLUMNS).where(LostPupil.id.in_(ids))
     if query.statuses:
         stmt = stmt.where(LostPupil.status.in_(query.statuses))
     out = []
-    for row in session.execute(stmt).scalars():
+    for row in session.connection().execute(stmt):
         weight, evidence = score(query, row)
         out.append(
             Candidate(

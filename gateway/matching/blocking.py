@@ -32,9 +32,14 @@ def _street_keys(f: Features, initials: set[str]) -> set[str]:
         return set()
     words = f.addr.split()
     street = next((w for w in words if w.isalpha() and w not in ("flat", "unit")), "")
-    if not street or not f.house:
+    if not f.house:
         return set()
-    return {f"a{f.house}|{phonetic(street)}|{i}" for i in initials}
+    keys = {f"a{f.house}|{phonetic(street)}|{i}" for i in initials} if street else set()
+    if f.town and not f.outward:
+        # House number and town, where there is no UK postcode to say where: finds the
+        # record when the street itself was mistyped.
+        keys.add(f"t{f.house}|{phonetic(f.town.replace(' ', ''))}")
+    return keys
 
 
 def _prefix_keys(first: set[str], last: set[str]) -> set[str]:

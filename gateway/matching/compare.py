@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rapidfuzz.distance import OSA, JaroWinkler
-from rapidfuzz.fuzz import token_set_ratio
+from rapidfuzz.fuzz import ratio, token_set_ratio
 
 from gateway.matching.features import Features, upn_valid
 from gateway.matching.normalise import (
@@ -95,6 +95,10 @@ def _given_level(
         return 2
     sim = JaroWinkler.similarity(a, b)
     if sim >= 0.92 or (len(a) > 3 and len(b) > 3 and OSA.distance(a, b) <= 1):
+        return 3
+    # A short name with one letter dropped or added ('Tra' for 'Tara'), not one changed
+    # ('Ava' and 'Eva' are different children).
+    if min(len(a), len(b)) >= 3 and abs(len(a) - len(b)) == 1 and OSA.distance(a, b) == 1:
         return 3
     # Spellings that sound alike (Yusuf/Youssef, Zac/Zak) and pet forms (Alfy/Alfred).
     if (len(a) > 2 and len(b) > 2 and phonetic(a) == phonetic(b)) or _pet_form(a, b):
@@ -235,7 +239,16 @@ def upn_level(q: Features, s: Features) -> int:
 def address_level(q: Features, s: Features) -> int:
     have_pc = bool(q.postcode and s.postcode)
     # Set ratio: one address may carry an extra locality line or a flat number.
-    same_line = q.addr and s.addr and q.house == s.house and token_set_ratio(q.addr, s.addr) >= 90
+    same_line = (
+        q.addr
+        and s.addr
+        and q.house == s.house
+        and (
+            token_set_ratio(q.addr, s.addr) >= 90
+            # A space lost or gained inside a street name ('walkercrescent').
+            or ratio(q.addr.replace(" ", ""), s.addr.replace(" ", "")) >= 90
+        )
+    )
     # A one-character postcode slip at the same street address is the same address.
     if same_line and (
         not have_pc or q.postcode == s.postcode or OSA.distance(q.postcode, s.postcode) <= 1

@@ -235,3 +235,23 @@ def test_pet_form_rule_is_not_a_prefix_free_for_all() -> None:
         rec(forename="Amy", surname="Haddad"), rec(forename="Amira", surname="Haddad")
     )
     assert level(c.FORENAME, got) not in {"exact", "variant", "part"}
+
+
+def test_short_name_letter_dropped_but_not_changed() -> None:
+    tara = rec(forename="Tara", surname="Haddad")
+    assert level(c.FORENAME, c.forename_level(rec(forename="Tra", surname="Haddad"), tara)) == (
+        "fuzzy_high"
+    )
+    eva = rec(forename="Eva", surname="Haddad")
+    assert level(c.FORENAME, c.forename_level(rec(forename="Ava", surname="Haddad"), eva)) not in {
+        "exact",
+        "variant",
+        "part",
+        "fuzzy_high",
+    }
+
+
+def test_street_name_with_a_space_lost_is_the_same_address() -> None:
+    s = rec(forename="A", address="13 Walker Crescent", postcode="TS10 1AA")
+    q = rec(forename="A", address="13 Walkercrescent", postcode="TS10 1AA")
+    assert level(c.ADDRESS, c.address_level(q, s)) == "address"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from gateway.matching.compare import F_DOB, F_FORENAME, F_SURNAME, F_UPN
+from gateway.matching.compare import F_DOB, F_FORENAME, F_PARENTS, F_SURNAME, F_UPN
 
 
 class Decision(enum.StrEnum):
@@ -50,7 +50,10 @@ def identity_conflict(levels: tuple[int, ...]) -> bool:
     fore, dob, sur = levels[F_FORENAME], levels[F_DOB], levels[F_SURNAME]
     if fore in _FORENAME_CONFLICT or dob in _DOB_CONFLICT:
         return True
-    if sur in _SURNAME_UNRELATED and not (fore in _FORENAME_CERTAIN and dob in _DOB_CERTAIN):
+    if sur in _SURNAME_UNRELATED and (
+        not (fore in _FORENAME_CERTAIN and dob in _DOB_CERTAIN) or levels[F_PARENTS] == 2
+    ):
+        # A changed surname must keep the link to a parent, where parents are named.
         return True
     return fore == 4 and dob not in _DOB_CERTAIN
 

@@ -25,6 +25,7 @@ from gateway.matching.compare import (
 )
 from gateway.matching.decisions import Decision, Thresholds, decide, holds_families
 from gateway.matching.features import Features, prepare
+from gateway.matching.normalise import canonical_variant
 from gateway.matching.records import PersonRecord
 from gateway.matching.weights import (
     Model,
@@ -109,6 +110,9 @@ class MatchEngine:
         if term_frequencies:
             self.model.forename_freq = frequencies(f.fn for f in self.features)
             self.model.surname_freq = frequencies(f.sn for f in self.features)
+            self.model.forename_group_freq = frequencies(
+                canonical_variant(f.fn) for f in self.features
+            )
         self.model.freq_floor = 1.0 / max(len(self.features), 1)
         # Twins and siblings are the hard negatives only where the store holds families.
         self.family_guard = (
@@ -226,8 +230,15 @@ class MatchEngine:
         for fi, lvl in enumerate(levels):
             if lvl != MISSING:
                 bits += w[fi][lvl]
+        return bits + self.name_adjustment(s, levels)
+
+    def name_adjustment(self, s: Features, levels: tuple[int, ...]) -> float:
+        """Term-frequency bits for the names: a shared rare name says more than a common one."""
+        bits = 0.0
         if levels[F_FORENAME] == 0:
             bits += self.model.tf_adjustment(F_FORENAME, s.fn)
+        elif levels[F_FORENAME] == 1:
+            bits += self.model.variant_adjustment(s.fn)
         if levels[F_SURNAME] == 0:
             bits += self.model.tf_adjustment(F_SURNAME, s.sn)
         return bits
@@ -281,9 +292,11 @@ class MatchEngine:
         out = []
         for fi, lvl in enumerate(levels):
             weight = 0.0 if lvl == MISSING else w[fi][lvl]
-            if lvl == 0 and fi == F_FORENAME:
+            if fi == F_FORENAME and lvl == 0:
                 weight += self.model.tf_adjustment(fi, s.fn)
-            elif lvl == 0 and fi == F_SURNAME:
+            elif fi == F_FORENAME and lvl == 1:
+                weight += self.model.variant_adjustment(s.fn)
+            elif fi == F_SURNAME and lvl == 0:
                 weight += self.model.tf_adjustment(fi, s.sn)
             out.append(
                 Evidence(

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from gateway.matching.compare import F_FORENAME, F_SURNAME, FIELDS, MISSING
+from gateway.matching.normalise import canonical_variant
 
 # Term-frequency adjustments are bounded: one rare name must not outweigh everything else.
 TF_MAX_BITS = 5.0
@@ -23,6 +24,7 @@ class Model:
     prior: float = 0.05
     forename_freq: dict[str, float] = field(default_factory=dict)
     surname_freq: dict[str, float] = field(default_factory=dict)
+    forename_group_freq: dict[str, float] = field(default_factory=dict)
     freq_floor: float = 1e-5
     _w: list[list[float]] = field(default_factory=list, repr=False)
 
@@ -41,6 +43,14 @@ class Model:
     @property
     def prior_bits(self) -> float:
         return math.log2(self.prior / (1.0 - self.prior))
+
+    def variant_adjustment(self, value: str) -> float:
+        """Fewer bits when the forename's spelling group is common (Muhammad, Mohammed,
+        Mohamed... together): never more, as a variant is weaker than the name itself."""
+        if not self.forename_group_freq:
+            return 0.0
+        observed = max(self.forename_group_freq.get(canonical_variant(value), 0.0), self.freq_floor)
+        return max(TF_MIN_BITS, min(0.0, math.log2(self.u[F_FORENAME][1] / observed)))
 
     def tf_adjustment(self, fld: int, value: str) -> float:
         """Extra bits for exact agreement on a rare name, fewer for a common one."""

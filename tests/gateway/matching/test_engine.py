@@ -127,3 +127,22 @@ def test_identity_conflicts(forename: int, surname: int, dob: int, conflict: boo
     assert identity_conflict(levels) is conflict
     with_upn = (forename, surname, -1, dob, 0, 0, -1, -1, -1, -1)
     assert identity_conflict(with_upn) is False  # a valid UPN match overrides
+
+
+def test_changed_surname_needs_the_parent_link_when_parents_are_named() -> None:
+    base = [0, 8, -1, 0, 0, -1, -1, -1, -1, -1]
+    assert not identity_conflict(tuple(base))  # no parents named on one side
+    base[7] = 1  # mother's forename agrees (her surname changed too)
+    assert not identity_conflict(tuple(base))
+    base[7] = 2  # parents named on both sides and none agrees
+    assert identity_conflict(tuple(base))
+
+
+def test_a_common_spelling_group_weighs_less_than_a_rare_one() -> None:
+    from gateway.matching.normalise import canonical_variant
+    from gateway.matching.weights import Model, default_m, default_u
+
+    m = Model(m=default_m(), u=default_u(), freq_floor=1e-5)
+    muhammad = canonical_variant("mohammed")
+    m.forename_group_freq = {muhammad: 0.05, canonical_variant("yusuf"): 0.0002}
+    assert m.variant_adjustment("mohamed") < m.variant_adjustment("yousef") <= 0.0

@@ -22,6 +22,7 @@ import re
 import secrets
 import struct
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -120,6 +121,8 @@ class _Pending:
     arrival: Arrival
     future: concurrent.futures.Future[Stored]
     sha256: str = ""
+    # Resolved (with the SHA-256) as soon as the bytes and their arrival are fsync'd.
+    durable: concurrent.futures.Future[str] = field(default_factory=concurrent.futures.Future)
 
 
 @dataclass
@@ -174,12 +177,16 @@ class RawStore:
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._closed = False
+        self._unindexed = False
 
     # -- writing -------------------------------------------------------------------------
 
     def submit(self, data: bytes, arrival: Arrival) -> concurrent.futures.Future[Stored]:
         """Queue bytes for the writer; the future resolves once they are durable and indexed."""
-        future: concurrent.futures.Future[Stored] = concurrent.futures.Future()
+        return self._submit(data, arrival).future
+
+    def _submit(self, data: bytes, arrival: Arrival) -> _Pending:
+        pending = _Pending(bytes(data), arrival, concurrent.futures.Future())
         with self._lock:
             if self._closed:
                 raise RawStoreError("the raw store is closed")
@@ -190,8 +197,17 @@ class RawStore:
                 ]
                 for thread in self._threads:
                     thread.start()
-            self._queue.put(_Pending(bytes(data), arrival, future))
-        return future
+            self._queue.put(pending)
+        return pending
+
+    def submit_durable(self, data: bytes, arrival: Arrival) -> concurrent.futures.Future[str]:
+        """Queue bytes; the future resolves once they are fsync'd (before they are indexed).
+
+        Enough to tell a sender "accepted": the record holds the bytes and the arrival, and
+        the indexer (or recover() after a crash) makes the row and the dispatch job.
+        """
+        pending = self._submit(data, arrival)
+        return pending.durable
 
     def store(self, data: bytes, arrival: Arrival) -> Stored:
         """Store and wait: returns only after the bytes are fsync'd and the row committed."""
@@ -208,7 +224,10 @@ class RawStore:
         for thread in threads:
             thread.join()
         if self._segment is not None:
-            self._seal(self._segment)
+            if self._unindexed:
+                self._abandon_segment()
+            else:
+                self._seal(self._segment)
             self._segment = None
 
     def _run_writer(self) -> None:
@@ -237,6 +256,8 @@ class RawStore:
                     self._abandon_segment()
                     _fail(batch, exc)
                 else:
+                    for item in batch:
+                        item.durable.set_result(item.sha256)
                     self._written.put(written)
                 if stop:
                     return
@@ -274,13 +295,12 @@ class RawStore:
             if written is None:
                 return
             items = [item for item, _ in written.fresh] + written.followers
-            try:
-                results = self._index_batch([entry for _, entry in written.fresh])
-            except Exception as exc:
-                # On disk but not indexed: the senders are told to retry, and recover()
-                # at the next start indexes whatever of it they do not send again.
-                log.exception("raw store index failed", extra={"messages": len(items)})
-                _fail(items, exc)
+            results = self._index_with_retry([entry for _, entry in written.fresh])
+            if results is None:
+                # Closing while the database is unreachable: the records stay on disk in an
+                # unsealed segment, and recover() at the next start indexes them.
+                self._unindexed = True
+                _fail(items, RawStoreError("stored on disk but not indexed yet"))
                 continue
             follower_ids = {id(item) for item in written.followers}
             for item in items:
@@ -290,6 +310,23 @@ class RawStore:
                 item.future.set_result(result)
             if written.seal is not None:
                 self._seal(written.seal)
+
+    def _index_with_retry(self, entries: list[_Entry]) -> dict[str, Stored] | None:
+        # Senders may already have their 250 (the bytes are durable), so never drop a
+        # batch: retry until the database takes it or the store is closing.
+        delay = 0.05
+        while True:
+            try:
+                return self._index_batch(entries)
+            except Exception as exc:
+                log.warning(
+                    "raw store index failed; retrying",
+                    extra={"messages": len(entries), "error_type": type(exc).__name__},
+                )
+                if self._closed:
+                    return None
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     def _index_batch(self, entries: list[_Entry]) -> dict[str, Stored]:
         # Core statements, not the ORM: this is the intake's hot path. A duplicate of bytes

@@ -156,11 +156,12 @@ class IntakeHandler:
             peer=_peer_host(session),
         )
         try:
-            stored = await asyncio.wrap_future(self.store.submit(data, arrival))
+            # 250 once the bytes are fsync'd; indexing and dispatch follow (see rawstore).
+            sha256 = await asyncio.wrap_future(self.store.submit_durable(data, arrival))
         except Exception:
             log.exception("smtp: storing a message failed; answered 451")
             return TEMPFAIL
-        return f"250 2.0.0 Stored as raw {stored.raw_id}"
+        return f"250 2.0.0 Stored {sha256[:16]}"
 
     async def handle_exception(self, error: Exception) -> str:
         # aiosmtpd's default is 500, which makes the sender bounce the mail for good.

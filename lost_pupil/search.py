@@ -266,14 +266,12 @@ def candidates_by_keys(
     if dob_set:
         stmt = select(LostPupil.id).where(LostPupil.dob.in_(sorted(dob_set))).limit(max_block)
         add(conn.execute(stmt).scalars(), "dob")
-    by_kind: dict[str, list[str]] = {}
     for kind, key in sorted(set(name_keys_)):
-        by_kind.setdefault(kind, []).append(key)
-    for kind, key_list in by_kind.items():
-        # One query per kind: SQLite cannot seek an index for a row-value IN list.
+        # One seek per key, each capped on its own: one common name must not crowd the
+        # others out of the block. (A row-value IN list cannot seek an index on SQLite.)
         stmt = (
             select(PupilKey.pupil_id)
-            .where(PupilKey.kind == kind, PupilKey.key.in_(key_list))
+            .where(PupilKey.kind == kind, PupilKey.key == key)
             .limit(max_block)
         )
         add(conn.execute(stmt).scalars(), "name")

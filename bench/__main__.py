@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-MODULES = ["foundation", "parse", "lost_pupil", "matching", "intake", "exchange"]
+MODULES = ["foundation", "parse", "lost_pupil", "matching", "intake", "exchange", "web"]
 
 
 def main() -> int:
@@ -20,9 +20,17 @@ def main() -> int:
         proc = subprocess.run([sys.executable, "-m", f"bench.{name}"], check=False)
         if proc.returncode != 0:
             failed.append(name)
-        print(json.dumps({"bench": name, "figure": "bench_wall_s",
-                          "value": round(time.monotonic() - started, 1),
-                          "ok": proc.returncode == 0}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "bench": name,
+                    "figure": "bench_wall_s",
+                    "value": round(time.monotonic() - started, 1),
+                    "ok": proc.returncode == 0,
+                }
+            ),
+            flush=True,
+        )
     if failed:
         print(json.dumps({"bench": "all", "failed": failed}), flush=True)
         return 1

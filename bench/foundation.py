@@ -30,11 +30,18 @@ def emit(**fields: object) -> None:
 
 
 def referral_values(i: int) -> dict[str, object]:
-    return {"forename": f"Child{i}", "surname": f"Family{i % 977}",
-            "dob": date(2012 + i % 10, 1 + i % 12, 1 + i % 28).isoformat(),
-            "sex": "MF"[i % 2], "postcode": "TS10 1AA", "reason": "moved away",
-            "referrer_name": "A Referrer", "referrer_email": "ref@school.example",
-            "channel": "email", "received": "2026-11-02"}
+    return {
+        "forename": f"Child{i}",
+        "surname": f"Family{i % 977}",
+        "dob": date(2012 + i % 10, 1 + i % 12, 1 + i % 28).isoformat(),
+        "sex": "MF"[i % 2],
+        "postcode": "TS10 1AA",
+        "reason": "moved away",
+        "referrer_name": "A Referrer",
+        "referrer_email": "ref@school.example",
+        "channel": "email",
+        "received": "2026-11-02",
+    }
 
 
 def log_rate(url: str) -> float:
@@ -53,26 +60,51 @@ def log_rate(url: str) -> float:
 
 
 def cases_list_time(home: Path) -> float:
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CME_")},
-           "CME_HOME": str(home)}
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CME_")},
+        "CME_HOME": str(home),
+    }
     cme = str(Path(sys.executable).parent / "cme")
     subprocess.run([cme, "init"], env=env, check=True, capture_output=True)
     engine = make_engine(f"sqlite:///{home / 'cme.db'}")
     with session_scope(engine) as session:
-        session.execute(insert(Child), [
-            {"id": i + 1, "forenames": f"Child{i}", "surname": f"Family{i % 977}",
-             "dob": date(2012 + i % 10, 1 + i % 12, 1 + i % 28), "other_names": [],
-             "former_upns": [], "languages": [], "interpreter_needed": False}
-            for i in range(N_LIST)])
-        session.execute(insert(Case), [
-            {"id": i + 1, "child_id": i + 1, "status": "logged", "escalations": {},
-             "opened_on": date(2026, 11, 2), "version": 1} for i in range(N_LIST)])
+        session.execute(
+            insert(Child),
+            [
+                {
+                    "id": i + 1,
+                    "forenames": f"Child{i}",
+                    "surname": f"Family{i % 977}",
+                    "dob": date(2012 + i % 10, 1 + i % 12, 1 + i % 28),
+                    "other_names": [],
+                    "former_upns": [],
+                    "languages": [],
+                    "interpreter_needed": False,
+                }
+                for i in range(N_LIST)
+            ],
+        )
+        session.execute(
+            insert(Case),
+            [
+                {
+                    "id": i + 1,
+                    "child_id": i + 1,
+                    "status": "logged",
+                    "escalations": {},
+                    "opened_on": date(2026, 11, 2),
+                    "version": 1,
+                }
+                for i in range(N_LIST)
+            ],
+        )
     engine.dispose()
     best = float("inf")
     for _ in range(3):
         started = time.perf_counter()
-        out = subprocess.run([cme, "cases", "list", "--json"], env=env, check=True,
-                             capture_output=True)
+        out = subprocess.run(
+            [cme, "cases", "list", "--json"], env=env, check=True, capture_output=True
+        )
         best = min(best, time.perf_counter() - started)
     assert len(json.loads(out.stdout)) == N_LIST
     started = time.perf_counter()
@@ -94,14 +126,24 @@ def main() -> None:
     else:
         try:
             rate = log_rate(cluster.url)
-            emit(figure="referrals_logged_per_s", engine="postgresql", value=round(rate, 1),
-                 n=N_LOG, note="throwaway cluster, fsync off")
+            emit(
+                figure="referrals_logged_per_s",
+                engine="postgresql",
+                value=round(rate, 1),
+                n=N_LOG,
+                note="throwaway cluster, fsync off",
+            )
         finally:
             cluster.stop()
     with tempfile.TemporaryDirectory() as tmp:
         listed, startup = cases_list_time(Path(tmp) / "home")
-        emit(figure="cases_list_json_s", cases=N_LIST, value=round(listed, 3),
-             floor_cli_startup_s=round(startup, 3), ratio=round(listed / startup, 2))
+        emit(
+            figure="cases_list_json_s",
+            cases=N_LIST,
+            value=round(listed, 3),
+            floor_cli_startup_s=round(startup, 3),
+            ratio=round(listed / startup, 2),
+        )
 
 
 if __name__ == "__main__":

@@ -5,8 +5,10 @@ from __future__ import annotations
 from gateway.cases.inputs import InputError
 from gateway.cases.queries import NotFound
 from gateway.cases.workflow import WorkflowError
+from gateway.exchange.errors import ExchangeError
 from gateway.home import HomeError
 from gateway.settings import SettingsError
+from lost_pupil.errors import LostPupilError
 from parsers.errors import ParseError
 
 
@@ -22,4 +24,6 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     HomeError,
     SettingsError,
     ParseError,
+    ExchangeError,
+    LostPupilError,
 )

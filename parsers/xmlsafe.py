@@ -43,6 +43,15 @@ def parse_xml(data: bytes, *, max_bytes: int = MAX_XML_BYTES, what: str = "XML")
         raise ParseError(f"the {what} is {len(data)} bytes, over the limit of {max_bytes}")
     reject_doctype(data)
     try:
-        return etree.fromstring(data, parser=safe_parser())
+        root = etree.fromstring(data, parser=safe_parser())
     except etree.XMLSyntaxError as exc:
         raise ParseError(f"the {what} is not well-formed XML: {exc.msg}") from None
+    # The byte scan above misses a DOCTYPE in UTF-16 and other encodings; the parsed
+    # document does not. Nothing was expanded (entities off), but refuse it all the same.
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        raise ParseError(
+            f"the {what} declares a DOCTYPE or entities, which are refused for safety; "
+            "send the document without them"
+        )
+    return root

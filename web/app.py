@@ -33,6 +33,9 @@ def load_secret_key(settings: Settings) -> bytes:
 
 def create_app(settings: Settings, engine: Engine | None = None) -> Flask:
     """The console app; `engine` defaults to the data home's database."""
+    from gateway.claims import install
+
+    install()
     app = Flask(__name__)
     secure = settings.web.https
     app.config.update(

@@ -148,7 +148,7 @@ def refer_form() -> tuple[str, int] | str:
         stored = raw_store().store(
             raw,
             Arrival(
-                channel=IntakeChannel.FILE,
+                channel=IntakeChannel.FORM,
                 peer=request.remote_addr,
                 source_ref="web-form",
             ),

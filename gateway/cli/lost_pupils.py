@@ -44,6 +44,9 @@ def candidate_dict(c: Any) -> dict[str, Any]:
 @click.group("lost-pupils")
 def lost_pupils() -> None:
     """The lost-pupil store: find where a missing child went."""
+    from gateway.claims import install
+
+    install()
 
 
 @lost_pupils.command("search")

@@ -2,19 +2,62 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from typing import Any
 
 import click
 
-from gateway.errors import USER_ERRORS
+#: command name -> "module:attribute"; each area's commands load only when used, so a
+#: command does not pay for importing every other area (the CLI starts fast).
+COMMANDS: dict[str, str] = {
+    "init": "gateway.cli.core:init",
+    "run": "gateway.cli.core:run",
+    "referral": "gateway.cli.cases:referral",
+    "cases": "gateway.cli.cases:cases",
+    "case": "gateway.cli.cases:case",
+    "due": "gateway.cli.cases:due",
+    "audit": "gateway.cli.audit_cmd:audit",
+    "outbox": "gateway.cli.outbox_cmd:outbox",
+    "users": "gateway.cli.users:users",
+    "parse": "gateway.cli.parse:parse",
+    "intake": "gateway.cli.intake:intake",
+    "quarantine": "gateway.cli.intake:quarantine",
+    "ctf": "gateway.cli.ctf:ctf",
+    "lost-pupils": "gateway.cli.lost_pupils:lost_pupils",
+    "match": "gateway.cli.match:match",
+    "roll": "gateway.cli.match:roll",
+    "ehe": "gateway.cli.match:ehe",
+    "keys": "gateway.cli.exchange:keys",
+    "partners": "gateway.cli.exchange:partners",
+    "enquiry": "gateway.cli.exchange:enquiry",
+    "exchange": "gateway.cli.exchange:exchange",
+    "monitoring": "gateway.cli.exchange:monitoring_group",
+}
 
 
 class CmeGroup(click.Group):
-    """Turns every error a person can fix into one line and a non-zero exit, never a trace."""
+    """Loads commands on demand; turns every error a person can fix into one line and a
+    non-zero exit, never a trace."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, _, attr = target.partition(":")
+        command = getattr(importlib.import_module(module), attr)
+        assert isinstance(command, click.Command)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
+        from gateway.errors import USER_ERRORS
+
         try:
             return super().invoke(ctx)
         except USER_ERRORS as exc:
@@ -35,45 +78,3 @@ class CmeGroup(click.Group):
 @click.version_option(package_name="cme-gateway")
 def cli() -> None:
     """CME Gateway: referrals, cases, lost pupils and the secure exchange."""
-
-
-# Command registration (one line per area).
-from gateway.cli import audit_cmd, cases, core, outbox_cmd  # noqa: E402
-
-cli.add_command(core.init)
-cli.add_command(core.run)
-cli.add_command(cases.referral)
-cli.add_command(cases.cases)
-cli.add_command(cases.case)
-cli.add_command(cases.due)
-cli.add_command(audit_cmd.audit)
-cli.add_command(outbox_cmd.outbox)
-
-from gateway.cli.users import users as users_group  # noqa: E402
-
-cli.add_command(users_group)
-
-from gateway.cli import ctf as ctf_cmd  # noqa: E402
-from gateway.cli import lost_pupils as lost_pupils_cmd  # noqa: E402
-
-cli.add_command(ctf_cmd.ctf)
-cli.add_command(lost_pupils_cmd.lost_pupils)
-
-from gateway.cli import intake as intake_cmd  # noqa: E402
-
-cli.add_command(intake_cmd.intake)
-cli.add_command(intake_cmd.quarantine)
-
-from gateway.cli.exchange import COMMANDS as exchange_commands  # noqa: E402
-
-for _command in exchange_commands:
-    cli.add_command(_command)
-
-from gateway.cli.match import COMMANDS as match_commands  # noqa: E402
-
-for _command in match_commands:
-    cli.add_command(_command)
-
-from gateway.cli.parse import parse as parse_cmd  # noqa: E402
-
-cli.add_command(parse_cmd)

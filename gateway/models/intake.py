@@ -16,6 +16,7 @@ class IntakeChannel(enum.StrEnum):
     SMTP = "smtp"
     IMAP = "imap"
     FILE = "file"
+    FORM = "form"  # the public web referral form
 
 
 class RawStatus(enum.StrEnum):

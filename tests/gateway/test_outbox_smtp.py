@@ -69,7 +69,7 @@ def test_delivered_with_threading_and_auto_headers(
     report = outbox.send_due(engine, s)
     assert (report.sent, report.failed) == (1, 0)
     assert len(sink.messages) == 1
-    mail_from, rcpts, content = sink.messages[0]
+    _mail_from, rcpts, content = sink.messages[0]
     assert rcpts == ["ref@school.example"]
     msg = message_from_bytes(content, policy=default)
     assert msg["Auto-Submitted"] == "auto-replied"

@@ -49,7 +49,7 @@ def test_bad_values_fail_fast(env: dict[str, str], message: str) -> None:
 def test_config_file_unknown_key(tmp_path: Path) -> None:
     f = tmp_path / "local.toml"
     f.write_text("[smtp]\nportt = 1\n")
-    with pytest.raises(SettingsError, match="unknown key smtp.portt"):
+    with pytest.raises(SettingsError, match=r"unknown key smtp\.portt"):
         load_settings({"CME_CONFIG": str(f)})
     f.write_text("[smtp]\nport = 2700\n")
     assert load_settings({"CME_CONFIG": str(f)}).smtp.port == 2700

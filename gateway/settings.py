@@ -12,9 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config" / "default.toml"
 
 
@@ -290,6 +287,9 @@ def _validate(s: Settings) -> None:
     if not (len(s.core.la_code) == 3 and s.core.la_code.isdigit()):
         raise SettingsError(f"core.la_code must be a 3-digit LA code, not {s.core.la_code!r}")
     if s.core.database_url:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
         try:
             url = make_url(s.core.database_url)
         except ArgumentError:

@@ -5,17 +5,19 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from gateway.cli.context import actor, echo_json, settings, unit_of_work
-from gateway.errors import UserError
 from gateway.matching.bench import BenchFileError, run_bench
 from gateway.matching.decisions import OfficerVerdict, Thresholds
-from gateway.matching.registers import import_register
-from gateway.matching.service import find_candidates, record_decision, record_from_child
-from gateway.models.case import Case
-from gateway.models.matching import Register
+from gateway.settings import load_settings
+
+if TYPE_CHECKING:
+    from gateway.models.matching import Register
+
+# The database side (models, sessions, audit) is imported by the commands that use it, so
+# `cme match bench` (files in, files out) does not pay for it.
 
 
 @click.group()
@@ -69,20 +71,20 @@ def bench(
     upper: float | None,
 ) -> None:
     """Run the engine on benchmark CSVs (no answer key is read) and write its decisions."""
-    s = settings()
+    s = load_settings()
     try:
         thresholds = Thresholds(
             upper if upper is not None else s.matching.upper_threshold, s.matching.lower_threshold
         )
     except ValueError as exc:
-        raise UserError(str(exc)) from None
+        raise click.ClickException(str(exc)) from None
     day = as_of.date() if as_of is not None else date.today()  # type: ignore[attr-defined]
     try:
         run = run_bench(
             store_path, queries_path, out_path, cand_path, thresholds=thresholds, as_of=day, top=top
         )
     except BenchFileError as exc:
-        raise UserError(str(exc)) from None
+        raise click.ClickException(str(exc)) from None
     click.echo(
         json.dumps(
             {
@@ -97,6 +99,10 @@ def bench(
 
 
 def _import(register: Register, path: Path) -> None:
+    from gateway.cli.context import actor, unit_of_work
+    from gateway.errors import UserError
+    from gateway.matching.registers import import_register
+
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -115,6 +121,8 @@ def roll() -> None:
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 def roll_import(file: Path) -> None:
     """Import a school roll CSV (columns in docs/roll-csv.md); all rows or none."""
+    from gateway.models.matching import Register
+
     _import(Register.ROLL, file)
 
 
@@ -127,6 +135,8 @@ def ehe() -> None:
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 def ehe_import(file: Path) -> None:
     """Import an EHE register CSV (columns in docs/roll-csv.md); all rows or none."""
+    from gateway.models.matching import Register
+
     _import(Register.EHE, file)
 
 
@@ -135,6 +145,11 @@ def ehe_import(file: Path) -> None:
 @click.option("--limit", default=10, show_default=True)
 def match_case(case_id: int, limit: int) -> None:
     """Candidates for a case's child in the other sources, with per-field evidence."""
+    from gateway.cli.context import actor, echo_json, unit_of_work
+    from gateway.errors import UserError
+    from gateway.matching.service import find_candidates, record_from_child
+    from gateway.models.case import Case
+
     with unit_of_work() as (s, session):
         case = session.get(Case, case_id)
         if case is None:
@@ -169,6 +184,9 @@ def match_case(case_id: int, limit: int) -> None:
 @click.argument("verdict", type=click.Choice([v.value for v in OfficerVerdict]))
 def match_decide(query_ref: str, target_ref: str, verdict: str) -> None:
     """Confirm or reject a pair (e.g. case:12 lost_pupil:345 confirmed); never proposed again."""
+    from gateway.cli.context import actor, unit_of_work
+    from gateway.matching.service import record_decision
+
     with unit_of_work() as (_, session):
         record_decision(
             session,

@@ -6,10 +6,11 @@ import unicodedata
 from collections.abc import Iterable
 from datetime import date
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any, cast
 
 import jellyfish
-from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy import Connection, Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from lost_pupil.models import KeyKind, LostPupil, PupilKey, PupilStatus
@@ -132,6 +133,36 @@ def _reserve_ids(session: Session, n: int) -> list[int]:
     return list(range(start + 1, start + 1 + n))
 
 
+def _positional_marker(conn: Connection) -> str | None:
+    """The DBAPI's positional placeholder when rows can go to it as plain tuples."""
+    if conn.dialect.name == "sqlite" and conn.dialect.paramstyle == "qmark":
+        return "?"
+    return None
+
+
+def _executemany(
+    conn: Connection, table: Table, cols: list[str], rows: list[tuple[Any, ...]], marker: str
+) -> None:
+    """executemany of plain tuples, each value passed through its column type's bind
+    processor exactly as a Core insert would, without Core's per-row parameter dicts."""
+    dialect = conn.dialect
+    procs = [
+        (i, proc)
+        for i, c in enumerate(cols)
+        if (proc := table.c[c].type.dialect_impl(dialect).bind_processor(dialect)) is not None
+    ]
+    if procs:
+        out = []
+        for row in rows:
+            values = list(row)
+            for i, proc in procs:
+                values[i] = proc(values[i])
+            out.append(tuple(values))
+        rows = out
+    sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join(marker for _ in cols)})"
+    conn.exec_driver_sql(sql, rows)
+
+
 def insert_rows(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     """Bulk insert index rows and their keys (plain executemany); returns the new ids."""
     if not rows:
@@ -140,12 +171,21 @@ def insert_rows(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     for pid, row in zip(ids, rows, strict=True):
         row["id"] = pid
     conn = session.connection()
-    conn.execute(insert(cast(Table, LostPupil.__table__)), rows)
+    pupils = cast(Table, LostPupil.__table__)
+    keys = cast(Table, PupilKey.__table__)
     key_rows = [
-        {"kind": kind, "key": key, "pupil_id": pid}
-        for pid, row in zip(ids, rows, strict=True)
-        for kind, key in row_keys(row)
+        (kind, key, pid) for pid, row in zip(ids, rows, strict=True) for kind, key in row_keys(row)
     ]
+    marker = _positional_marker(conn)
+    cols = list(rows[0])
+    same = rows[0].keys()
+    if marker is not None and all(row.keys() == same for row in rows):
+        get = itemgetter(*cols)
+        _executemany(conn, pupils, cols, [get(row) for row in rows], marker)
+        if key_rows:
+            _executemany(conn, keys, ["kind", "key", "pupil_id"], key_rows, marker)
+        return ids
+    conn.execute(insert(pupils), rows)
     if key_rows:
-        conn.execute(insert(cast(Table, PupilKey.__table__)), key_rows)
+        conn.execute(insert(keys), [{"kind": k, "key": v, "pupil_id": p} for k, v, p in key_rows])
     return ids

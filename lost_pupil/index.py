@@ -10,13 +10,16 @@ from operator import itemgetter
 from typing import Any, cast
 
 import jellyfish
-from sqlalchemy import Connection, Table, func, insert, select, text
+from sqlalchemy import JSON, Connection, Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from lost_pupil.models import KeyKind, LostPupil, PupilKey, PupilStatus
 from parsers.ctf import CtfHeader, CtfPupil
 
 _KEEP = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ -")
+# Plain strings, looked up once: an enum member's .value costs a descriptor call per use.
+_UPN, _SURNAME, _FORENAME = KeyKind.UPN.value, KeyKind.SURNAME.value, KeyKind.FORENAME.value
+_OPEN = PupilStatus.OPEN.value
 
 
 @lru_cache(maxsize=65536)
@@ -58,13 +61,24 @@ def name_keys(surnames: Iterable[str], forenames: Iterable[str]) -> set[tuple[st
     keys: set[tuple[str, str]] = set()
     for s in snames:
         for f in fnames:
-            keys.add((KeyKind.SURNAME.value, f"{phonetic(s)}:{f[0]}"))
-            keys.add((KeyKind.FORENAME.value, f"{phonetic(f)}:{s[0]}"))
+            keys.add((_SURNAME, f"{phonetic(s)}:{f[0]}"))
+            keys.add((_FORENAME, f"{phonetic(f)}:{s[0]}"))
     return keys
 
 
-def pupil_row(pupil: CtfPupil, header: CtfHeader, file_id: int) -> dict[str, Any]:
-    """The index row for one pupil (no key rows: those need the row's id)."""
+def pupil_row(
+    pupil: CtfPupil,
+    header: CtfHeader,
+    file_id: int,
+    *,
+    source_laestab: str | None = None,
+    dest_kind: str | None = None,
+) -> dict[str, Any]:
+    """The index row for one pupil (no key rows: those need the row's id).
+
+    source_laestab and dest_kind, when given, are the header's own (a caller indexing a
+    whole file works them out once rather than per pupil).
+    """
     last = pupil.last_school
     others: list[dict[str, str]] = []
     if pupil.preferred_surname or pupil.preferred_forename:
@@ -94,12 +108,12 @@ def pupil_row(pupil: CtfPupil, header: CtfHeader, file_id: int) -> dict[str, Any
         "dob": pupil.dob,
         "sex": pupil.sex,
         "postcode": pupil.address.postcode if pupil.address else None,
-        "source_laestab": header.source.laestab,
+        "source_laestab": header.source.laestab if source_laestab is None else source_laestab,
         "leaving_date": last.leaving_date if last else None,
         "removal_grounds": last.removal_grounds if last else None,
-        "dest_kind": header.dest_kind.value,
-        "status": PupilStatus.OPEN.value,
-        "problems": [p.message for p in pupil.problems],
+        "dest_kind": header.dest_kind.value if dest_kind is None else dest_kind,
+        "status": _OPEN,
+        "problems": [p.message for p in pupil.problems] if pupil.problems else [],
     }
 
 
@@ -108,7 +122,7 @@ def row_keys(row: dict[str, Any]) -> set[tuple[str, str]]:
     keys: set[tuple[str, str]] = set()
     for upn in (row["upn"], *row["former_upns"]):
         if upn:
-            keys.add((KeyKind.UPN.value, upn))
+            keys.add((_UPN, upn))
     surnames = [row["surname_norm"]]
     forenames = [row["forename_norm"]]
     for other in row["other_names"]:
@@ -152,11 +166,16 @@ def _executemany(
         if (proc := table.c[c].type.dialect_impl(dialect).bind_processor(dialect)) is not None
     ]
     if procs:
+        # Most JSON lists are empty: serialise an empty one once, through the processor.
+        empties = [
+            proc([]) if isinstance(table.c[cols[i]].type, JSON) else None for i, proc in procs
+        ]
         out = []
         for row in rows:
             values = list(row)
-            for i, proc in procs:
-                values[i] = proc(values[i])
+            for (i, proc), empty in zip(procs, empties, strict=True):
+                value = values[i]
+                values[i] = empty if empty is not None and value == [] else proc(value)
             out.append(tuple(values))
         rows = out
     sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join(marker for _ in cols)})"

@@ -118,9 +118,12 @@ def import_ctf(
         problems: list[tuple[int, tuple[str, ...]]] = []
         batch = []
         count = 0
+        file_id, source, dest_kind = record.id, header.source.laestab, header.dest_kind.value
         for pupil in reader.pupils():
             count += 1
-            batch.append(pupil_row(pupil, header, record.id))
+            batch.append(
+                pupil_row(pupil, header, file_id, source_laestab=source, dest_kind=dest_kind)
+            )
             if pupil.problems:
                 problems.append((pupil.position, tuple(p.message for p in pupil.problems)))
             if len(batch) >= BATCH:

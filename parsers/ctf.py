@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -195,6 +196,17 @@ def _children(el: Any) -> dict[str, Any]:
     return out
 
 
+def _texts(el: Any) -> dict[str, str | None]:
+    """The stripped text of the first child of each tag name: `_text` over `_children`."""
+    out: dict[str, str | None] = {}
+    for child in el:
+        tag = child.tag
+        if tag not in out:
+            value = child.text
+            out[tag] = (value.strip() or None) if value else None
+    return out
+
+
 def _date(raw: str | None) -> date | None:
     if raw is None:
         return None
@@ -258,10 +270,10 @@ def parse_header(el: Any) -> CtfHeader:
 def _address(el: Any, *, detail: bool = True) -> CtfAddress | None:
     if el is None:
         return None
-    kids = _children(el)
     if not detail:
-        raw = _text(kids.get("PostCode"))
+        raw = _text(next(el.iterchildren("PostCode"), None))
         return CtfAddress(style="", lines=(), postcode_raw=raw, postcode=normalise_postcode(raw))
+    kids = _children(el)
     bs = kids.get("BS7666Address")
     lines: list[str] = []
     uprn = None
@@ -342,16 +354,17 @@ def _history(el: Any) -> tuple[CtfSchoolSpell, ...]:
         return ()
     out = []
     for school in el.iterchildren("School"):
-        k = _children(school)
+        k = _texts(school)
+        get = k.get
         out.append(
             CtfSchoolSpell(
-                lea=_text(k.get("LEA")),
-                estab=_text(k.get("Estab")),
-                name=_text(k.get("SchoolName")),
-                entry_date=_date(_text(k.get("EntryDate"))),
-                leaving_date=_date(_text(k.get("LeavingDate"))),
-                leaving_reason=_text(k.get("LeavingReason")),
-                removal_grounds=_text(k.get("RemovalGrounds")),
+                lea=get("LEA"),
+                estab=get("Estab"),
+                name=get("SchoolName"),
+                entry_date=_date(get("EntryDate")),
+                leaving_date=_date(get("LeavingDate")),
+                leaving_reason=get("LeavingReason"),
+                removal_grounds=get("RemovalGrounds"),
             )
         )
     return tuple(out)
@@ -363,7 +376,14 @@ def parse_pupil(el: Any, position: int, *, detail: bool = True) -> CtfPupil:
     With detail=False the contacts, phones and address lines are skipped: the index
     needs none of them, and reading them is most of the cost of a big file.
     """
-    kids = _children(el)
+    kids: dict[str, Any] = {}
+    texts: dict[str, str | None] = {}
+    for child in el:  # one pass: first child of each tag, and its stripped text
+        tag = child.tag
+        if tag not in kids:
+            kids[tag] = child
+            value = child.text
+            texts[tag] = (value.strip() or None) if value else None
     problems: list[PupilProblem] = []
 
     def missing(name: str, what: str) -> None:
@@ -372,18 +392,18 @@ def parse_pupil(el: Any, position: int, *, detail: bool = True) -> CtfPupil:
     def invalid(name: str, message: str) -> None:
         problems.append(PupilProblem(name, ProblemKind.INVALID, message))
 
-    upn_raw = _text(kids.get("UPN"))
+    upn_raw = texts.get("UPN")
     upn_check = check_upn(upn_raw) if upn_raw else None
     if upn_check is None:
         missing("UPN", "UPN")
     elif not upn_check.valid:
         invalid("UPN", f"UPN {upn_check.value}: " + "; ".join(upn_check.problems))
-    surname, forename = _text(kids.get("Surname")), _text(kids.get("Forename"))
+    surname, forename = texts.get("Surname"), texts.get("Forename")
     if not surname:
         missing("Surname", "surname")
     if not forename:
         missing("Forename", "forename")
-    dob_raw = _text(kids.get("DOB"))
+    dob_raw = texts.get("DOB")
     dob = _date(dob_raw)
     if dob_raw is None:
         missing("DOB", "date of birth")
@@ -444,8 +464,8 @@ def parse_pupil(el: Any, position: int, *, detail: bool = True) -> CtfPupil:
         forename=forename,
         dob=dob,
         sex=sex,
-        uln=_text(kids.get("UniqueLearnerNumber")),
-        uci=_text(kids.get("UCI")),
+        uln=texts.get("UniqueLearnerNumber"),
+        uci=texts.get("UCI"),
         middle_names=middle,
         preferred_surname=preferred_surname,
         preferred_forename=preferred_forename,
@@ -455,7 +475,7 @@ def parse_pupil(el: Any, position: int, *, detail: bool = True) -> CtfPupil:
         nc_year=nc_year,
         address=address,
         phones=_phones(kids.get("Phones")) if detail else (),
-        email=_text(kids.get("Email")),
+        email=texts.get("Email"),
         contacts=_contacts(kids.get("Contacts")) if detail else (),
         school_history=history,
         problems=tuple(problems),
@@ -493,7 +513,7 @@ class CtfReader:
             remove_pis=True,
         )
         self._header: CtfHeader | None = None
-        self._pending: list[CtfPupil] = []
+        self._pending: deque[CtfPupil] = deque()
         self._count = 0
         self._done = False
 
@@ -516,7 +536,7 @@ class CtfReader:
         self.header  # noqa: B018  (pulls until the header is known)
         while True:
             while self._pending:
-                yield self._pending.pop(0)
+                yield self._pending.popleft()
             if not self._pump():
                 break
         if self._count == 0:

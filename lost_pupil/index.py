@@ -166,18 +166,16 @@ def _executemany(
         if (proc := table.c[c].type.dialect_impl(dialect).bind_processor(dialect)) is not None
     ]
     if procs:
-        # Most JSON lists are empty: serialise an empty one once, through the processor.
-        empties = [
-            proc([]) if isinstance(table.c[cols[i]].type, JSON) else None for i, proc in procs
-        ]
-        out = []
-        for row in rows:
-            values = list(row)
-            for (i, proc), empty in zip(procs, empties, strict=True):
-                value = values[i]
-                values[i] = empty if empty is not None and value == [] else proc(value)
-            out.append(tuple(values))
-        rows = out
+        # Column by column (map runs the loop in C); most JSON lists are empty, so an
+        # empty one is serialised once, through the same processor.
+        columns = list(zip(*rows, strict=True))
+        for i, proc in procs:
+            if isinstance(table.c[cols[i]].type, JSON):
+                empty = proc([])
+                columns[i] = tuple(empty if v == [] else proc(v) for v in columns[i])
+            else:
+                columns[i] = tuple(map(proc, columns[i]))
+        rows = list(zip(*columns, strict=True))
     sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join(marker for _ in cols)})"
     conn.exec_driver_sql(sql, rows)
 

@@ -49,7 +49,7 @@ def parse_xml(data: bytes, *, max_bytes: int = MAX_XML_BYTES, what: str = "XML")
     # The byte scan above misses a DOCTYPE in UTF-16 and other encodings; the parsed
     # document does not. Nothing was expanded (entities off), but refuse it all the same.
     docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None:
+    if docinfo.doctype or docinfo.internalDTD is not None:  # type: ignore[union-attr]
         raise ParseError(
             f"the {what} declares a DOCTYPE or entities, which are refused for safety; "
             "send the document without them"

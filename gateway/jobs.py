@@ -74,6 +74,33 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
+def _process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def release_orphans(engine: Engine) -> int:
+    """Requeue jobs leased by a worker on this host whose process has died (SIGKILL, power
+    cut), so they run at once instead of waiting for the lease to run out."""
+    host = socket.gethostname()
+    released = 0
+    with session_scope(engine) as session:
+        for job in session.execute(select(Job).where(Job.status == "running")).scalars():
+            owner_host, _, rest = (job.locked_by or "").partition(":")
+            pid = rest.partition(":")[0]
+            if owner_host == host and pid.isdigit() and _process_gone(int(pid)):
+                job.status = "queued"
+                job.locked_by = None
+                job.locked_until = None
+                released += 1
+    return released
+
+
 def _claim(engine: Engine, settings: Settings, me: str, now: datetime) -> int | None:
     with session_scope(engine) as session:
         stmt: Any = (
@@ -148,7 +175,8 @@ def run_periodic(engine: Engine, settings: Settings, now: datetime | None = None
 
 def run_worker(engine: Engine, settings: Settings, stop: threading.Event) -> None:
     """Run jobs and timers until `stop` is set."""
-    log.info("job worker started")
+    released = release_orphans(engine)
+    log.info("job worker started", extra={"orphans_released": released})
     while not stop.is_set():
         run_periodic(engine, settings)
         while not stop.is_set() and run_one(engine, settings):

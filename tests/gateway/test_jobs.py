@@ -92,3 +92,30 @@ def test_concurrent_workers_run_each_job_once(engine: Engine) -> None:
     for t in threads:
         t.join()
     assert sorted(c["n"] for c in CALLS) == list(range(40))
+
+
+def test_jobs_of_a_dead_worker_on_this_host_are_released(engine: Engine) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    s = load_settings()
+    with session_scope(engine) as session:
+        jobs.enqueue(session, "test.record", {"n": 3})
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    owner = f"{socket.gethostname()}:{dead.stdout.strip()}:1"
+    assert jobs._claim(engine, s, owner, utcnow()) is not None
+    assert jobs._claim(engine, s, jobs.worker_id(), utcnow()) is None  # still leased
+    alive = jobs.worker_id()
+    with session_scope(engine) as session:
+        jobs.enqueue(session, "test.record", {"n": 4})
+    assert jobs._claim(engine, s, alive, utcnow()) is not None  # a live worker's lease
+    assert jobs.release_orphans(engine) == 1
+    with session_scope(engine) as session:
+        statuses = sorted(session.execute(select(Job.status)).scalars())
+    assert statuses == ["queued", "running"]

@@ -104,6 +104,30 @@ def _new_referral(data: ReferralInput, case: Case, actor: str) -> Referral:
     )
 
 
+def _letter_to_referrer(
+    session: Session, settings: Settings, case: Case, referral: Referral, kind: str, **context: Any
+) -> None:
+    """Render one letter to the referral's referrer and queue it with its cause."""
+    assert referral.referrer_email
+    letter = letters.render(
+        kind,
+        case.tag,
+        referrer_name=referral.referrer_name,
+        received=referral.received_on,
+        la_name=settings.core.la_name,
+        **context,
+    )
+    outbox.queue(
+        session,
+        settings,
+        kind=letter.kind,
+        to=[referral.referrer_email],
+        subject=letter.subject,
+        body=letter.body,
+        case_id=case.id,
+    )
+
+
 def progress_update_due(settings: Settings, received: date) -> date:
     d = settings.deadlines
     return add_days(
@@ -200,22 +224,8 @@ def _add_deadlines(
             )
         )
         if referral.referrer_email:
-            letter = letters.render(
-                "further_enquiries",
-                case.tag,
-                referrer_name=referral.referrer_name,
-                received=received,
-                gaps=list(data.gaps),
-                la_name=settings.core.la_name,
-            )
-            outbox.queue(
-                session,
-                settings,
-                kind=letter.kind,
-                to=[referral.referrer_email],
-                subject=letter.subject,
-                body=letter.body,
-                case_id=case.id,
+            _letter_to_referrer(
+                session, settings, case, referral, "further_enquiries", gaps=list(data.gaps)
             )
 
 
@@ -383,22 +393,7 @@ def enquiries_complete(session: Session, settings: Settings, case_id: int, actor
             task.done_at = utcnow()
     for referral in case.referrals:
         if referral.referrer_email:
-            letter = letters.render(
-                "acknowledgement",
-                case.tag,
-                referrer_name=referral.referrer_name,
-                received=referral.received_on,
-                la_name=settings.core.la_name,
-            )
-            outbox.queue(
-                session,
-                settings,
-                kind=letter.kind,
-                to=[referral.referrer_email],
-                subject=letter.subject,
-                body=letter.body,
-                case_id=case.id,
-            )
+            _letter_to_referrer(session, settings, case, referral, "acknowledgement")
     _timeline(
         session,
         case,
@@ -428,23 +423,7 @@ def send_due_progress_updates(
             continue
         d = settings.deadlines
         period = f"{d.progress_update_days} {'working ' if d.working_days else ''}days"
-        letter = letters.render(
-            "progress_update",
-            case.tag,
-            referrer_name=referral.referrer_name,
-            received=referral.received_on,
-            period=period,
-            la_name=settings.core.la_name,
-        )
-        outbox.queue(
-            session,
-            settings,
-            kind=letter.kind,
-            to=[referral.referrer_email],
-            subject=letter.subject,
-            body=letter.body,
-            case_id=case.id,
-        )
+        _letter_to_referrer(session, settings, case, referral, "progress_update", period=period)
         _timeline(session, case, "letter", "Progress update sent to the referrer", actor)
         audit.record(
             session,

@@ -44,6 +44,11 @@ MAGIC = b"CMERAW1\n"
 _PREFIX = struct.Struct(">8sIQ")  # magic, header length, body length
 SEGMENT_LIMIT = 256 * 1024 * 1024
 BATCH_BYTES = 64 * 1024 * 1024
+# How long the indexer lets fsync'd batches gather before one commit indexes them all, when
+# nobody waits on the row (SMTP senders already have their 250). Under load this turns many
+# small transactions into one, which keeps the listener's interpreter free for senders.
+INDEX_LINGER = 0.1
+INDEX_GROUP = 256
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
 
 
@@ -121,6 +126,8 @@ class _Pending:
     arrival: Arrival
     future: concurrent.futures.Future[Stored]
     sha256: str = ""
+    # Someone waits on `future` (the row), so the indexer does not linger for this one.
+    urgent: bool = True
     # Resolved (with the SHA-256) as soon as the bytes and their arrival are fsync'd.
     durable: concurrent.futures.Future[str] = field(default_factory=concurrent.futures.Future)
 
@@ -159,6 +166,12 @@ class _Written:
     followers: list[_Pending]
     seal: _Segment | None = None
 
+    @property
+    def urgent(self) -> bool:
+        return any(item.urgent for item, _ in self.fresh) or any(
+            item.urgent for item in self.followers
+        )
+
 
 class RawStore:
     """Durable, deduplicating intake of raw message bytes, safe across processes.
@@ -172,7 +185,8 @@ class RawStore:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.engine = engine
         self._queue: queue.Queue[_Pending | None] = queue.Queue()
-        self._written: queue.Queue[_Written | None] = queue.Queue(maxsize=2)
+        # Unbounded: the writer must never wait on the database (senders wait on the writer).
+        self._written: queue.Queue[_Written | None] = queue.Queue()
         self._segment: _Segment | None = None
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -185,8 +199,8 @@ class RawStore:
         """Queue bytes for the writer; the future resolves once they are durable and indexed."""
         return self._submit(data, arrival).future
 
-    def _submit(self, data: bytes, arrival: Arrival) -> _Pending:
-        pending = _Pending(bytes(data), arrival, concurrent.futures.Future())
+    def _submit(self, data: bytes, arrival: Arrival, *, urgent: bool = True) -> _Pending:
+        pending = _Pending(bytes(data), arrival, concurrent.futures.Future(), urgent=urgent)
         with self._lock:
             if self._closed:
                 raise RawStoreError("the raw store is closed")
@@ -206,7 +220,7 @@ class RawStore:
         Enough to tell a sender "accepted": the record holds the bytes and the arrival, and
         the indexer (or recover() after a crash) makes the row and the dispatch job.
         """
-        pending = self._submit(data, arrival)
+        pending = self._submit(data, arrival, urgent=False)
         return pending.durable
 
     def store(self, data: bytes, arrival: Arrival) -> Stored:
@@ -290,24 +304,52 @@ class RawStore:
         return written
 
     def _run_indexer(self) -> None:
-        while True:
-            written = self._written.get()
-            if written is None:
+        stop = False
+        while not stop:
+            first = self._written.get()
+            if first is None:
                 return
-            items = [item for item, _ in written.fresh] + written.followers
-            results = self._index_with_retry([entry for _, entry in written.fresh])
-            if results is None:
-                # Closing while the database is unreachable: the records stay on disk in an
-                # unsealed segment, and recover() at the next start indexes them.
-                self._unindexed = True
-                _fail(items, RawStoreError("stored on disk but not indexed yet"))
-                continue
-            follower_ids = {id(item) for item in written.followers}
-            for item in items:
-                result = results[item.sha256]
-                if id(item) in follower_ids and not result.duplicate:
-                    result = Stored(result.raw_id, result.sha256, duplicate=True)
-                item.future.set_result(result)
+            # Whatever the writer finishes meanwhile is indexed in the same transaction:
+            # under load, one commit covers many fsync batches.
+            group = [first]
+            deadline = time.monotonic() + INDEX_LINGER
+            while len(group) < INDEX_GROUP:
+                wait = 0.0 if any(w.urgent for w in group) else deadline - time.monotonic()
+                try:
+                    more = self._written.get(timeout=wait) if wait > 0 else self._written.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                group.append(more)
+            self._index_group(group)
+
+    def _index_group(self, group: list[_Written]) -> None:
+        fresh = [pair for written in group for pair in written.fresh]
+        followers = [item for written in group for item in written.followers]
+        entries: dict[str, _Entry] = {}
+        items: list[_Pending] = []
+        for item, entry in fresh:
+            if entry.sha256 in entries:
+                followers.append(item)  # the same bytes again in a later fsync batch
+            else:
+                entries[entry.sha256] = entry
+                items.append(item)
+        results = self._index_with_retry(list(entries.values()))
+        if results is None:
+            # Closing while the database is unreachable: the records stay on disk in an
+            # unsealed segment, and recover() at the next start indexes them.
+            self._unindexed = True
+            _fail(items + followers, RawStoreError("stored on disk but not indexed yet"))
+            return
+        follower_ids = {id(item) for item in followers}
+        for item in items + followers:
+            result = results[item.sha256]
+            if id(item) in follower_ids and not result.duplicate:
+                result = Stored(result.raw_id, result.sha256, duplicate=True)
+            item.future.set_result(result)
+        for written in group:
             if written.seal is not None:
                 self._seal(written.seal)
 

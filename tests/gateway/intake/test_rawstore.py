@@ -64,6 +64,27 @@ def test_concurrent_submissions_are_grouped_and_all_durable(
         assert s.execute(select(func.count(RawMessage.id))).scalar_one() == 60
 
 
+def test_durable_only_submissions_are_indexed_once_each_with_one_job(
+    store: RawStore, engine: Engine
+) -> None:
+    # SMTP's path: the sender has its 250 once the bytes are fsync'd; the rows follow in
+    # lingering group commits. Repeats land in other fsync batches and still count once.
+    durable = []
+    for n in range(40):
+        durable.append(store.submit_durable(mail.referral(n), Arrival(IntakeChannel.SMTP)))
+        if n % 10 == 9:
+            durable.append(store.submit_durable(mail.referral(0), Arrival(IntakeChannel.SMTP)))
+    shas = [f.result(timeout=30) for f in durable]
+    assert shas[10] == hashlib.sha256(mail.referral(0)).hexdigest()
+    # An urgent store behind them is answered with its row, not left to linger.
+    assert not store.store(mail.referral(99), Arrival(IntakeChannel.FILE)).duplicate
+    store.close()
+    with Session(engine) as s:
+        assert s.execute(select(func.count(RawMessage.id))).scalar_one() == 41
+        jobs = s.execute(select(Job.key)).scalars().all()
+    assert len(jobs) == len(set(jobs)) == 41
+
+
 def test_recover_indexes_records_a_crashed_writer_fsynced_and_drops_a_torn_tail(
     store: RawStore, engine: Engine
 ) -> None:

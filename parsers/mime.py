@@ -39,6 +39,8 @@ _BOUNCE_SUBJECTS = re.compile(
     r"mail delivery failed|failure notice)",
     re.IGNORECASE,
 )
+# Defects that mean some of the content was not read because of how deeply it nests.
+_NESTING = re.compile(r"nesting deeper|nested MIME containers|nests too deeply|nested too deep")
 _LATIN1 = frozenset({"iso-8859-1", "latin-1", "latin1", "us-ascii", "ascii", "iso8859-1"})
 
 
@@ -83,6 +85,11 @@ class ParsedMessage:
     def case_tag(self) -> int | None:
         """The case number from a `[CME-123]` subject tag, if there is one."""
         return self.case_tags[0] if self.case_tags else None
+
+    @property
+    def too_nested(self) -> bool:
+        """Some content was left unread because the MIME structure nests too deeply."""
+        return any(_NESTING.search(d) for d in self.defects)
 
     def header(self, name: str) -> str | None:
         """The first header of that name, decoded."""

@@ -94,8 +94,8 @@ def dispatch_raw(
 def _suspicion(settings: Settings, facts: MessageFacts) -> tuple[Reason, str] | None:
     if not facts.has_headers:
         return Reason.NO_HEADERS, "the message has no readable headers (From, Subject, Date)"
-    if facts.depth > 50:
-        return Reason.TOO_DEEP, f"MIME parts nested deeper than 50 levels ({facts.depth})"
+    if facts.too_nested:
+        return Reason.TOO_DEEP, "MIME parts nest too deeply to read all of the content"
     for att in facts.attachments:
         if att.executable:
             return Reason.EXECUTABLE_ATTACHMENT, f"executable attachment {att.filename!r}"

@@ -316,7 +316,7 @@ class RawStore:
             while len(group) < INDEX_GROUP:
                 wait = 0.0 if any(w.urgent for w in group) else deadline - time.monotonic()
                 try:
-                    more = self._written.get(timeout=wait) if wait > 0 else self._written.get_nowait()
+                    more = self._written.get(timeout=wait) if wait > 0 else self._written.get(False)
                 except queue.Empty:
                     break
                 if more is None:

@@ -35,9 +35,9 @@ def _draft_values(draft: ReferralDraft) -> tuple[dict[str, Any], tuple[str, ...]
     return values, tuple(str(g) for g in draft.gaps)
 
 
-def _parse(data: bytes) -> ReferralDraft:
+def _parse(facts: MessageFacts, data: bytes) -> ReferralDraft:
     try:
-        draft = parse_referral_message(parse_message(data))
+        draft = parse_referral_message(facts.parsed or parse_message(data))
     except ParseError as exc:
         raise ReferralUnreadable(f"the referral cannot be read: {exc}") from None
     if not (draft.forename or draft.surname):
@@ -71,7 +71,7 @@ def log_email_referral(
     session: Session, settings: Settings, row: RawMessage, facts: MessageFacts, data: bytes
 ) -> tuple[Case, bool]:
     """Log the referral; returns the case and whether it went onto an existing one."""
-    draft = _parse(data)
+    draft = _parse(facts, data)
     values, gaps = _draft_values(draft)
     values.setdefault("referrer_email", facts.sender)
     values["channel"] = Channel.EMAIL.value

@@ -38,8 +38,10 @@ class CrashReport:
     drain_seconds: float
 
 
-def _env(home: Path, smtp_port: int) -> dict[str, str]:
+def _env(home: Path, smtp_port: int, database_url: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CME_")}
+    if database_url:
+        env["CME_DATABASE_URL"] = database_url
     env.update(
         CME_HOME=str(home),
         CME_SMTP_PORT=str(smtp_port),
@@ -78,9 +80,11 @@ def run_crash(
     kills: int = 3,
     body_size: int = 2000,
     seed: int = 1,
+    database_url: str | None = None,
 ) -> CrashReport:
+    """`database_url`: the database `cme run` uses (default: SQLite in the home)."""
     started = time.monotonic()
-    env = _env(home, port := free_port())
+    env = _env(home, port := free_port(), database_url)
     subprocess.run([CME, "init"], env=env, check=True, capture_output=True)
     proc = _start(env, port)
     rng = random.Random(seed)
@@ -128,15 +132,15 @@ def run_crash(
     for t in threads:
         t.join()
     sent_at = time.monotonic()
-    url = f"sqlite:///{home / 'cme.db'}"
-    engine = create_engine(url)
+    engine = create_engine(database_url or f"sqlite:///{home / 'cme.db'}")
+    wanted = {hashlib.sha256(payloads[n]).hexdigest() for n in acked}
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
+        # Indexing follows the 250 by a moment: wait for every acknowledged message's row,
+        # then for every row to be dispatched.
         with engine.connect() as conn:
-            left = conn.execute(
-                text("SELECT count(*) FROM raw_messages WHERE status = 'stored'")
-            ).scalar_one()
-        if left == 0:
+            rows = conn.execute(text("SELECT sha256, status FROM raw_messages")).all()
+        if wanted <= {sha for sha, _ in rows} and all(status != "stored" for _, status in rows):
             break
         time.sleep(0.2)
     drained_at = time.monotonic()
@@ -148,7 +152,6 @@ def run_crash(
         rows = conn.execute(text("SELECT sha256, status FROM raw_messages")).all()
     engine.dispose()
     by_sha = {sha: status for sha, status in rows}
-    wanted = {hashlib.sha256(payloads[n]).hexdigest() for n in acked}
     missing = len(wanted - set(by_sha))
     dispatched = sum(1 for status in by_sha.values() if status != "stored")
     return CrashReport(

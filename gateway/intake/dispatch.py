@@ -92,6 +92,8 @@ def dispatch_raw(
 
 
 def _suspicion(settings: Settings, facts: MessageFacts) -> tuple[Reason, str] | None:
+    if facts.too_large:
+        return Reason.MESSAGE_TOO_LARGE, "; ".join(facts.defects)
     if not facts.has_headers:
         return Reason.NO_HEADERS, "the message has no readable headers (From, Subject, Date)"
     if facts.too_nested:

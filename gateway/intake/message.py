@@ -58,6 +58,7 @@ class MessageFacts:
     too_nested: bool
     tnef_only: bool
     parsed: ParsedMessage | None = None
+    too_large: bool = False  # past what the parser reads at all
 
     @property
     def thread_ids(self) -> tuple[str, ...]:
@@ -103,7 +104,7 @@ def _unreadable(defect: str) -> MessageFacts:
         has_headers=False, message_id=None, in_reply_to=(), references=(), subject="",
         sender=None, case_tags=(), auto_reply=False, bounce=False, bounced_message_ids=(),
         smime=False, attachments=(), text="", html="", defects=(defect,), too_nested=False,
-        tnef_only=False,
+        tnef_only=False, too_large=True,
     )  # fmt: skip
 
 

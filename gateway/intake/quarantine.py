@@ -17,6 +17,7 @@ from gateway.models.intake import QuarantineEntry, QuarantineStatus, RawMessage,
 
 class Reason(enum.StrEnum):
     NO_HEADERS = "no_headers"
+    MESSAGE_TOO_LARGE = "message_too_large"
     PARSE_DEFECTS = "parse_defects"
     TOO_DEEP = "mime_too_deep"
     ATTACHMENT_TOO_LARGE = "attachment_too_large"

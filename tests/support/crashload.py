@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from tests.fixtures import mail
 from tests.support.dovecot import free_port
@@ -38,7 +38,8 @@ class CrashReport:
     drain_seconds: float
 
 
-def _env(home: Path, smtp_port: int, database_url: str | None) -> dict[str, str]:
+def cme_env(home: Path, smtp_port: int, database_url: str | None) -> dict[str, str]:
+    """The environment of a `cme run` on `home` (nothing inherited from the caller's CME_*)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CME_")}
     if database_url:
         env["CME_DATABASE_URL"] = database_url
@@ -55,7 +56,8 @@ def _env(home: Path, smtp_port: int, database_url: str | None) -> dict[str, str]
     return env
 
 
-def _start(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+def start_cme(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    """Start `cme run` and wait until its SMTP listener answers."""
     proc = subprocess.Popen(
         [CME, "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -72,6 +74,26 @@ def _start(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("cme run did not listen within 60 s")
 
 
+def wait_dispatched(engine: Engine, wanted: set[str], timeout: float = 300) -> None:
+    """Wait until every wanted message has its row and no row waits for dispatch."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        # Indexing follows the 250 by a moment: wait for every acknowledged message's row,
+        # then for every row to be dispatched.
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT sha256, status FROM raw_messages")).all()
+        if wanted <= {sha for sha, _ in rows} and all(status != "stored" for _, status in rows):
+            return
+        time.sleep(0.2)
+
+
+def stop_cme(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    code = proc.wait(timeout=60)
+    if code != 0:
+        raise RuntimeError(f"cme run did not stop cleanly on SIGTERM (exit {code})")
+
+
 def run_crash(
     home: Path,
     *,
@@ -84,9 +106,9 @@ def run_crash(
 ) -> CrashReport:
     """`database_url`: the database `cme run` uses (default: SQLite in the home)."""
     started = time.monotonic()
-    env = _env(home, port := free_port(), database_url)
+    env = cme_env(home, port := free_port(), database_url)
     subprocess.run([CME, "init"], env=env, check=True, capture_output=True)
-    proc = _start(env, port)
+    proc = start_cme(env, port)
     rng = random.Random(seed)
     payloads = [mail.referral(10_000 * seed + n, size=body_size) for n in range(messages)]
     acked: set[int] = set()
@@ -128,26 +150,15 @@ def run_crash(
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         done_kills += 1
-        proc = _start(env, port)
+        proc = start_cme(env, port)
     for t in threads:
         t.join()
     sent_at = time.monotonic()
     engine = create_engine(database_url or f"sqlite:///{home / 'cme.db'}")
     wanted = {hashlib.sha256(payloads[n]).hexdigest() for n in acked}
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        # Indexing follows the 250 by a moment: wait for every acknowledged message's row,
-        # then for every row to be dispatched.
-        with engine.connect() as conn:
-            rows = conn.execute(text("SELECT sha256, status FROM raw_messages")).all()
-        if wanted <= {sha for sha, _ in rows} and all(status != "stored" for _, status in rows):
-            break
-        time.sleep(0.2)
+    wait_dispatched(engine, wanted)
     drained_at = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
-    code = proc.wait(timeout=60)
-    if code != 0:
-        raise RuntimeError(f"cme run did not stop cleanly on SIGTERM (exit {code})")
+    stop_cme(proc)
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT sha256, status FROM raw_messages")).all()
     engine.dispose()

@@ -1,0 +1,136 @@
+"""Mail keeps arriving in a real Dovecot mailbox while `cme run`, polling it over IMAP, is
+killed with SIGKILL at random moments; afterwards every message is stored once, dispatched
+once, and moved out of the inbox once. Used by the in-suite IMAP crash test."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from imapclient import IMAPClient
+from sqlalchemy import Engine, create_engine, text
+
+from tests.fixtures import mail
+from tests.support.crashload import CME, cme_env, start_cme, stop_cme, wait_dispatched
+from tests.support.dovecot import Dovecot, free_port
+
+
+@dataclass(frozen=True)
+class ImapCrashReport:
+    messages: int
+    kills: int
+    kills_with_mail_waiting: int  # the poller had work in hand when it died
+    caught_between_store_and_move: int  # at the kills: stored, not yet moved out of the inbox
+    stored: int
+    missing: int
+    dispatched: int
+    cases: int
+    left_in_inbox: int
+    in_processed: int
+
+
+def _count(client: IMAPClient, folder: str) -> int:
+    client.select_folder(folder, readonly=True)
+    return len(client.search())
+
+
+def _message_ids(client: IMAPClient) -> set[str]:
+    client.select_folder("INBOX", readonly=True)
+    uids = client.search()
+    if not uids:
+        return set()
+    fetched = client.fetch(uids, ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
+    found = set()
+    for item in fetched.values():
+        raw = bytes(item.get(b"BODY[HEADER.FIELDS (MESSAGE-ID)]", b"")).decode(errors="replace")
+        found.add(raw.partition(":")[2].strip())
+    return found
+
+
+def _stored_count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM raw_messages")).scalar_one())
+
+
+def _stored_ids(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        return {row[0] for row in conn.execute(text("SELECT message_id FROM raw_messages"))}
+
+
+def run_imap_crash(
+    home: Path,
+    dovecot: Dovecot,
+    *,
+    messages: int = 150,
+    kills: int = 3,
+    seed: int = 1,
+    database_url: str | None = None,
+) -> ImapCrashReport:
+    env = cme_env(home, port := free_port(), database_url)
+    env.update(
+        CME_IMAP_ENABLED="true", CME_IMAP_HOST="127.0.0.1", CME_IMAP_PORT=str(dovecot.port),
+        CME_IMAP_SSL="false", CME_IMAP_USER=dovecot.user, CME_IMAP_PASSWORD=dovecot.password,
+        CME_IMAP_POLL_SECONDS="0.2",
+    )  # fmt: skip
+    subprocess.run([CME, "init"], env=env, check=True, capture_output=True)
+    payloads = [mail.referral(20_000 * seed + n, size=2000) for n in range(messages)]
+    rng = random.Random(seed)
+    spread = 2.0 * kills  # seconds over which the mail arrives: the kills fall inside it
+
+    def feed() -> None:  # new mail keeps landing in the inbox, as it would in real life
+        with IMAPClient("127.0.0.1", port=dovecot.port, ssl=False) as client:
+            client.login(dovecot.user, dovecot.password)
+            for data in payloads:
+                client.append("INBOX", data)
+                time.sleep(spread / messages)
+
+    feeder = threading.Thread(target=feed)
+    watcher = IMAPClient("127.0.0.1", port=dovecot.port, ssl=False)
+    watcher.login(dovecot.user, dovecot.password)
+    proc = start_cme(env, port)
+    feeder.start()
+    engine = create_engine(database_url or f"sqlite:///{home / 'cme.db'}")
+    waiting = caught = 0
+    for _ in range(kills):
+        # Kill just after a commit, when the move that follows it is likeliest still to come.
+        time.sleep(rng.uniform(0.3, 1.2))
+        before = _stored_count(engine)
+        deadline = time.monotonic() + 5
+        while _stored_count(engine) == before and time.monotonic() < deadline:
+            time.sleep(0.002)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        inbox = _message_ids(watcher)
+        waiting += bool(inbox)
+        caught += len(inbox & _stored_ids(engine))
+        proc = start_cme(env, port)
+    feeder.join()
+    wanted = {hashlib.sha256(data).hexdigest() for data in payloads}
+    wait_dispatched(engine, wanted, timeout=120)
+    deadline = time.monotonic() + 30
+    while _count(watcher, "INBOX") and time.monotonic() < deadline:
+        time.sleep(0.2)  # the last move follows the last commit by a moment
+    stop_cme(proc)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT sha256, status, outcome, case_id FROM raw_messages")).all()
+    engine.dispose()
+    report = ImapCrashReport(
+        messages=messages,
+        kills=kills,
+        kills_with_mail_waiting=waiting,
+        caught_between_store_and_move=caught,
+        stored=len(rows),
+        missing=len(wanted - {row.sha256 for row in rows}),
+        dispatched=sum(1 for row in rows if row.status != "stored"),
+        cases=len({row.case_id for row in rows if row.outcome == "case"}),
+        left_in_inbox=_count(watcher, "INBOX"),
+        in_processed=_count(watcher, "Processed"),
+    )
+    watcher.logout()
+    return report

@@ -5,6 +5,7 @@ once, and moved out of the inbox once. Used by the in-suite IMAP crash test."""
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import signal
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from imapclient import IMAPClient
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from tests.fixtures import mail
 from tests.support.crashload import CME, cme_env, start_cme, stop_cme, wait_dispatched
@@ -26,7 +28,7 @@ class ImapCrashReport:
     messages: int
     kills: int
     kills_with_mail_waiting: int  # the poller had work in hand when it died
-    caught_between_store_and_move: int  # at the kills: stored, not yet moved out of the inbox
+    caught_between_store_and_move: int  # killed with this much mail stored, not yet moved
     stored: int
     missing: int
     dispatched: int
@@ -53,14 +55,29 @@ def _message_ids(client: IMAPClient) -> set[str]:
     return found
 
 
-def _stored_count(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(text("SELECT count(*) FROM raw_messages")).scalar_one())
-
-
 def _stored_ids(engine: Engine) -> set[str]:
     with engine.connect() as conn:
         return {row[0] for row in conn.execute(text("SELECT message_id FROM raw_messages"))}
+
+
+def _kill_in_the_window(
+    proc: subprocess.Popen[bytes], engine: Engine, watcher: IMAPClient, rng: random.Random
+) -> int:
+    """Freeze the process at moments; SIGKILL it when frozen with mail stored but not yet moved
+    (the window the design must survive), or at the last try. Returns the mail so caught."""
+    for _ in range(200):
+        os.kill(proc.pid, signal.SIGSTOP)
+        try:
+            caught = len(_message_ids(watcher) & _stored_ids(engine))
+        except OperationalError:  # SQLite locked by the frozen writer: not this moment
+            caught = 0
+        if caught:
+            proc.kill()
+            return caught
+        os.kill(proc.pid, signal.SIGCONT)
+        time.sleep(rng.uniform(0.002, 0.02))
+    proc.kill()
+    return 0
 
 
 def run_imap_crash(
@@ -98,17 +115,10 @@ def run_imap_crash(
     engine = create_engine(database_url or f"sqlite:///{home / 'cme.db'}")
     waiting = caught = 0
     for _ in range(kills):
-        # Kill just after a commit, when the move that follows it is likeliest still to come.
         time.sleep(rng.uniform(0.3, 1.2))
-        before = _stored_count(engine)
-        deadline = time.monotonic() + 5
-        while _stored_count(engine) == before and time.monotonic() < deadline:
-            time.sleep(0.002)
-        proc.send_signal(signal.SIGKILL)
+        caught += _kill_in_the_window(proc, engine, watcher, rng)
         proc.wait()
-        inbox = _message_ids(watcher)
-        waiting += bool(inbox)
-        caught += len(inbox & _stored_ids(engine))
+        waiting += bool(_message_ids(watcher))
         proc = start_cme(env, port)
     feeder.join()
     wanted = {hashlib.sha256(data).hexdigest() for data in payloads}

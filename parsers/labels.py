@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 ENTITIES = ("child", "carer", "sibling", "referrer")
@@ -101,6 +101,7 @@ def _lookup(phrase: str, section: str | None) -> LabelMatch | None:
     return None
 
 
+@lru_cache(maxsize=8192)  # forms repeat the same few hundred labels; the answer is immutable
 def resolve_label(label: str, section: str | None = None) -> LabelMatch | None:
     """The field a label names, read in the section it stands in; None for an unknown label."""
     if len(label) > 80:

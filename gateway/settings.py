@@ -87,6 +87,7 @@ class Imap:
     user: str
     password: str
     oauth2_token: str
+    oauth2_token_file: str
     folder: str
     processed_folder: str
     quarantine_folder: str
@@ -319,8 +320,13 @@ def _validate(s: Settings) -> None:
             raise SettingsError(
                 "production mode: smtp.relay_password (CME_SMTP_RELAY_PASSWORD) is missing"
             )
-        if s.imap.enabled and not (s.imap.password or s.imap.oauth2_token):
-            raise SettingsError("production mode: imap.password or imap.oauth2_token is missing")
+        if s.imap.enabled and not (
+            s.imap.password or s.imap.oauth2_token or s.imap.oauth2_token_file
+        ):
+            raise SettingsError(
+                "production mode: imap.password, imap.oauth2_token or imap.oauth2_token_file "
+                "is missing"
+            )
         if not s.web.https:
             raise SettingsError(
                 "production mode: web.https must be true (serve the console over TLS)"

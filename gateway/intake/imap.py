@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from imapclient import IMAPClient
@@ -23,7 +24,7 @@ from sqlalchemy import Engine, select
 from gateway.db import session_scope
 from gateway.intake.rawstore import Arrival, RawStore, Stored
 from gateway.models.intake import ImapCursor, IntakeChannel
-from gateway.settings import Settings
+from gateway.settings import Imap, Settings
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +61,15 @@ class ImapPoller:
         after_store: AfterStore | None = None,
     ) -> None:
         cfg = settings.imap
-        if not cfg.host or not cfg.user or not (cfg.password or cfg.oauth2_token):
+        if (
+            not cfg.host
+            or not cfg.user
+            or not (cfg.password or cfg.oauth2_token or cfg.oauth2_token_file)
+        ):
             raise ImapConfigError(
-                "imap needs host, user and a password or oauth2_token "
-                "(CME_IMAP_HOST, CME_IMAP_USER, CME_IMAP_PASSWORD / CME_IMAP_OAUTH2_TOKEN)"
+                "imap needs host, user and a password or an OAuth2 token (CME_IMAP_HOST, "
+                "CME_IMAP_USER, CME_IMAP_PASSWORD / CME_IMAP_OAUTH2_TOKEN / "
+                "CME_IMAP_OAUTH2_TOKEN_FILE)"
             )
         self.settings = settings
         self.engine = engine
@@ -81,8 +87,9 @@ class ImapPoller:
         context = ssl.create_default_context() if cfg.ssl else None
         client = IMAPClient(cfg.host, port=cfg.port, ssl=cfg.ssl, ssl_context=context, timeout=60)
         try:
-            if cfg.oauth2_token:
-                client.oauth2_login(cfg.user, cfg.oauth2_token)
+            token = _oauth2_token(cfg)
+            if token:
+                client.oauth2_login(cfg.user, token)
             else:
                 client.login(cfg.user, cfg.password)
             for folder in (cfg.processed_folder, cfg.quarantine_folder):
@@ -226,6 +233,19 @@ class ImapPoller:
         if self.thread is not None:
             self.thread.join(timeout=30)
             self.thread = None
+
+
+def _oauth2_token(cfg: Imap) -> str:
+    """The bearer token for XOAUTH2: the file is read afresh at every connection, since
+    access tokens (Microsoft 365's last an hour) are renewed outside the gateway."""
+    if cfg.oauth2_token_file:
+        try:
+            return Path(cfg.oauth2_token_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ImapConfigError(
+                f"imap.oauth2_token_file {cfg.oauth2_token_file}: {exc.strerror}"
+            ) from None
+    return cfg.oauth2_token
 
 
 def _logout(client: IMAPClient) -> None:

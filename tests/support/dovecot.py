@@ -50,12 +50,12 @@ log_path = {folder}/dovecot.log
 info_log_path = {folder}/dovecot.log
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{mechanisms}
 default_login_user = {user}
 default_internal_user = {user}
 default_internal_group = {group}
 mail_location = maildir:~/Maildir
-passdb {{
+{oauth2_passdb}passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {folder}/users
 }}
@@ -120,7 +120,30 @@ class Dovecot:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
-def start_dovecot(user: str = "cme", password: str = "intake-secret") -> Dovecot:  # noqa: S107
+OAUTH2_PASSDB = """\
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {folder}/oauth2.conf.ext
+}}
+"""
+# Dovecot asks this URL whether a bearer token is live and whose it is (RFC 7662).
+OAUTH2_CONF = """\
+introspection_mode = post
+introspection_url = {url}
+username_attribute = username
+active_attribute = active
+active_value = true
+"""
+
+
+def start_dovecot(
+    user: str = "cme",
+    password: str = "intake-secret",  # noqa: S107
+    *,
+    oauth2_introspection_url: str | None = None,
+) -> Dovecot:
+    """`oauth2_introspection_url`: also take XOAUTH2/OAUTHBEARER, checking tokens there."""
     binary = ensure_installed()
     folder = Path(tempfile.mkdtemp(prefix="cme-dovecot-"))
     port = free_port()
@@ -134,9 +157,16 @@ def start_dovecot(user: str = "cme", password: str = "intake-secret") -> Dovecot
     for sub in ("run", "state", "home"):
         (folder / sub).mkdir()
     (folder / "users").write_text(f"{user}:{{PLAIN}}{password}\n")
+    oauth2 = ""
+    if oauth2_introspection_url:
+        (folder / "oauth2.conf.ext").write_text(OAUTH2_CONF.format(url=oauth2_introspection_url))
+        oauth2 = OAUTH2_PASSDB.format(folder=folder)
     (folder / "dovecot.conf").write_text(
-        CONFIG.format(folder=folder, port=port, user=user_name, group=group_name, uid=uid, gid=gid)
-    )
+        CONFIG.format(
+            folder=folder, port=port, user=user_name, group=group_name, uid=uid, gid=gid,
+            mechanisms=" xoauth2 oauthbearer" if oauth2 else "", oauth2_passdb=oauth2,
+        )
+    )  # fmt: skip
     if as_root:
         os.chmod(folder, 0o755)  # noqa: S103 (nobody must traverse it)
         for path in [folder, *folder.rglob("*")]:

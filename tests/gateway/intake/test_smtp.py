@@ -160,3 +160,49 @@ def test_starttls_required_when_configured(
     finally:
         listener.stop(grace=1)
     assert _stored(engine, store) == [mail.referral(1)]
+
+
+def test_auth_is_offered_only_over_tls_and_checked_against_argon2_hashes(
+    intake_settings: Settings, store: RawStore, tmp_path: Path, engine: Engine
+) -> None:
+    from argon2 import PasswordHasher
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    users = tmp_path / "smtp-users"
+    users.write_text(f"# relay accounts\nrelay:{PasswordHasher().hash('relay-secret')}\n")
+    s = dataclasses.replace(
+        intake_settings,
+        smtp=dataclasses.replace(
+            intake_settings.smtp, tls_cert=str(cert), tls_key=str(key), auth_required=True,
+            auth_users_file=str(users),
+        ),
+    )  # fmt: skip
+    listener = SmtpListener(s, store, port=0)
+    host, port = listener.start()
+    context = ssl.create_default_context(cafile=str(cert))
+    context.check_hostname = False
+    try:
+        with smtplib.SMTP(host, port) as plain:
+            plain.ehlo()
+            assert not plain.has_extn("auth")  # never a password in the clear
+            with pytest.raises(smtplib.SMTPNotSupportedError):
+                plain.login("relay", "relay-secret")
+            assert plain.mail("a@x.example")[0] == 530
+        with smtplib.SMTP(host, port) as client:
+            client.starttls(context=context)
+            client.ehlo()
+            assert client.has_extn("auth")
+            with pytest.raises(smtplib.SMTPAuthenticationError):
+                client.login("relay", "wrong")
+        with smtplib.SMTP(host, port) as client:
+            client.starttls(context=context)
+            client.login("relay", "relay-secret")
+            assert client.sendmail("a@x.example", [INBOX], mail.referral(2)) == {}
+    finally:
+        listener.stop(grace=1)
+    assert _stored(engine, store) == [mail.referral(2)]

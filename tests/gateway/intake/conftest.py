@@ -1,4 +1,4 @@
-"""Intake fixtures: settings on a temp home, a raw store, a live SMTP listener."""
+"""Intake fixtures: settings on a temp home, a raw store, a live SMTP listener, a Dovecot."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from imapclient import IMAPClient
 from sqlalchemy import Engine
 
 from gateway.intake.rawstore import RawStore
 from gateway.intake.smtp import SmtpListener
 from gateway.settings import Settings, load_settings
+from tests.support.dovecot import Dovecot, Unavailable, start_dovecot
 
 INBOX = "cme@redcar-cleveland.example"
 
@@ -40,3 +42,29 @@ def smtp_server(
     host, port = listener.start()
     yield host, port, listener
     listener.stop(grace=1)
+
+
+@pytest.fixture(scope="module")
+def dovecot() -> Iterator[Dovecot]:
+    try:
+        server = start_dovecot()
+    except Unavailable as exc:
+        pytest.fail(f"Dovecot is needed for the IMAP tests: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mailbox(dovecot: Dovecot) -> Iterator[IMAPClient]:
+    """A signed-in client on the Dovecot, every folder emptied first."""
+    client = IMAPClient("127.0.0.1", port=dovecot.port, ssl=False)
+    client.login(dovecot.user, dovecot.password)
+    for folder in ("INBOX", "Processed", "Quarantine"):
+        if client.folder_exists(folder):
+            client.select_folder(folder)
+            uids = client.search()
+            if uids:
+                client.delete_messages(uids)
+                client.expunge()
+    yield client
+    client.logout()

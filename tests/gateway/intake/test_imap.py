@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator
 
 import pytest
 from imapclient import IMAPClient
@@ -16,36 +15,11 @@ from gateway.intake.rawstore import RawStore
 from gateway.models.intake import RawMessage
 from gateway.settings import Settings
 from tests.fixtures import mail
-from tests.support.dovecot import Dovecot, Unavailable, start_dovecot
+from tests.support.dovecot import Dovecot
 
 
 class Crash(Exception):
     pass
-
-
-@pytest.fixture(scope="module")
-def dovecot() -> Iterator[Dovecot]:
-    try:
-        server = start_dovecot()
-    except Unavailable as exc:
-        pytest.fail(f"Dovecot is needed for the IMAP tests: {exc}")
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def mailbox(dovecot: Dovecot) -> Iterator[IMAPClient]:
-    client = IMAPClient("127.0.0.1", port=dovecot.port, ssl=False)
-    client.login(dovecot.user, dovecot.password)
-    for folder in ("INBOX", "Processed", "Quarantine"):
-        if client.folder_exists(folder):
-            client.select_folder(folder)
-            uids = client.search()
-            if uids:
-                client.delete_messages(uids)
-                client.expunge()
-    yield client
-    client.logout()
 
 
 def _settings(base: Settings, dovecot: Dovecot) -> Settings:

@@ -3,27 +3,16 @@ receiving mail; nothing lost, nothing stored, dispatched or moved twice."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
+from imapclient import IMAPClient
 
-from tests.support.dovecot import Dovecot, Unavailable, start_dovecot
+from tests.support.dovecot import Dovecot
 from tests.support.imapcrash import run_imap_crash
 
 
-@pytest.fixture
-def dovecot() -> Iterator[Dovecot]:
-    try:
-        server = start_dovecot()
-    except Unavailable as exc:
-        pytest.fail(f"Dovecot is needed for the IMAP tests: {exc}")
-    yield server
-    server.stop()
-
-
 def test_sigkill_during_imap_intake_loses_and_duplicates_nothing(
-    tmp_path: Path, dovecot: Dovecot, db_url: str
+    tmp_path: Path, dovecot: Dovecot, mailbox: IMAPClient, db_url: str
 ) -> None:
     report = run_imap_crash(tmp_path / "home", dovecot, messages=150, kills=3, database_url=db_url)
     assert report.kills == 3

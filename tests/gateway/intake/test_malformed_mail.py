@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import random
 import smtplib
-from collections.abc import Iterator
 
 import pytest
 from imapclient import IMAPClient
@@ -21,7 +20,7 @@ from gateway.intake.smtp import SmtpListener
 from gateway.models.intake import QuarantineEntry, RawMessage
 from gateway.settings import Settings
 from tests.fixtures import mail
-from tests.support.dovecot import Dovecot, Unavailable, start_dovecot
+from tests.support.dovecot import Dovecot
 
 FRAGMENTS = [
     b"From: a@school-806.example\r\n", b"Subject: x\r\n", b"\r\n", b"--q\r\n", b"--q--\r\n",
@@ -94,18 +93,12 @@ def test_smtp_listener_survives_malformed_mail_and_each_ends_in_a_case_or_quaran
     assert {"no_headers", "mime_too_deep", "executable_attachment"} <= reasons
 
 
-@pytest.fixture
-def dovecot() -> Iterator[Dovecot]:
-    try:
-        server = start_dovecot()
-    except Unavailable as exc:
-        pytest.fail(f"Dovecot is needed for the IMAP tests: {exc}")
-    yield server
-    server.stop()
-
-
 def test_imap_poller_takes_malformed_and_oversized_mail_and_each_ends_in_a_case_or_quarantine(
-    intake_settings: Settings, store: RawStore, engine: Engine, dovecot: Dovecot
+    intake_settings: Settings,
+    store: RawStore,
+    engine: Engine,
+    dovecot: Dovecot,
+    mailbox: IMAPClient,
 ) -> None:
     settings = dataclasses.replace(
         intake_settings,
@@ -117,16 +110,14 @@ def test_imap_poller_takes_malformed_and_oversized_mail_and_each_ends_in_a_case_
     # IMAP APPEND carries no NUL bytes (RFC 3501 literals); the SMTP test sends those.
     corpus = {k: v for k, v in _corpus().items() if b"\x00" not in v}
     corpus["50 MB attachment"] = FIFTY_MB
-    with IMAPClient("127.0.0.1", port=dovecot.port, ssl=False) as client:
-        client.login(dovecot.user, dovecot.password)
-        for data in corpus.values():
-            client.append("INBOX", data)
-        poller = ImapPoller(settings, engine, store)
-        report = poller.poll_once()
-        poller.disconnect()
-        assert (report.fetched, report.stored) == (len(corpus), len(corpus))
-        client.select_folder("Quarantine", readonly=True)
-        assert len(client.search()) == 1  # the oversized one, kept where the officer can see it
+    for data in corpus.values():
+        mailbox.append("INBOX", data)
+    poller = ImapPoller(settings, engine, store)
+    report = poller.poll_once()
+    poller.disconnect()
+    assert (report.fetched, report.stored) == (len(corpus), len(corpus))
+    mailbox.select_folder("Quarantine", readonly=True)
+    assert len(mailbox.search()) == 1  # the oversized one, kept where the officer can see it
     jobs.drain(engine, settings)
     reasons = _assert_each_in_a_case_or_quarantine(engine, len(corpus))
     assert {"message_too_large", "mime_too_deep", "executable_attachment"} <= reasons

@@ -30,6 +30,17 @@ def _stored(engine: Engine, store: RawStore) -> list[bytes]:
         return [store.read(r) for r in rows]
 
 
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    """A throwaway certificate and key made with the openssl CLI."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
 def test_accepts_for_our_inbox_and_stores_before_250(
     smtp_server: tuple[str, int, SmtpListener], store: RawStore, engine: Engine
 ) -> None:
@@ -134,12 +145,7 @@ def test_per_peer_connection_and_rate_limits(intake_settings: Settings, store: R
 def test_starttls_required_when_configured(
     intake_settings: Settings, store: RawStore, tmp_path: Path, engine: Engine
 ) -> None:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+    cert, key = _self_signed(tmp_path)
     s = dataclasses.replace(
         intake_settings,
         smtp=dataclasses.replace(
@@ -167,12 +173,7 @@ def test_auth_is_offered_only_over_tls_and_checked_against_argon2_hashes(
 ) -> None:
     from argon2 import PasswordHasher
 
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+    cert, key = _self_signed(tmp_path)
     users = tmp_path / "smtp-users"
     users.write_text(f"# relay accounts\nrelay:{PasswordHasher().hash('relay-secret')}\n")
     s = dataclasses.replace(

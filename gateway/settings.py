@@ -121,6 +121,8 @@ class Exchange:
     retry_base_seconds: int
     retry_max_seconds: int
     max_attempts: int
+    mail_resend_hours: int
+    mail_max_sends: int
     monitoring_interval_days: int
     cert_expiry_warning_days: int
     partners_file: str

@@ -171,6 +171,18 @@ def backoff(settings: Settings, attempts: int) -> timedelta:
     return timedelta(seconds=min(seconds, settings.exchange.retry_max_seconds))
 
 
+def mail_backoff(settings: Settings, sends: int) -> timedelta:
+    """Mail is store-and-forward (the smarthost retries delivery itself) and may be read by
+    a person: send the same message again only after days, not minutes."""
+    return timedelta(hours=settings.exchange.mail_resend_hours * (2 ** max(sends - 1, 0)))
+
+
+def _attempts_allowed(settings: Settings, row: ExchangeMessage) -> int:
+    if row.channel == Channel.MAIL.value:
+        return settings.exchange.mail_max_sends
+    return settings.exchange.max_attempts
+
+
 @dataclass(frozen=True)
 class DeliveryReport:
     delivered: int = 0
@@ -216,7 +228,7 @@ def deliver_due(
             row = session.get(ExchangeMessage, msg_id)
             if row is None or row.status not in (OutStatus.QUEUED, OutStatus.AWAITING_RECEIPT):
                 continue
-            if row.attempts >= settings.exchange.max_attempts:
+            if row.attempts >= _attempts_allowed(settings, row):
                 row.status = OutStatus.DEAD.value
                 row.next_attempt_at = None
                 row.last_error = (row.last_error or "") + " (gave up: dead letter)"
@@ -228,7 +240,7 @@ def deliver_due(
                 partner = get_partner(session, row.partner_la)
                 transport_mail.queue_mail(session, settings, row, partner.email)
                 row.status = OutStatus.AWAITING_RECEIPT.value
-                row.next_attempt_at = now + backoff(settings, row.attempts)
+                row.next_attempt_at = now + mail_backoff(settings, row.attempts)
                 mailed += 1
                 continue
             partner = get_partner(session, row.partner_la)

@@ -14,7 +14,13 @@ from gateway.db import utcnow
 from gateway.exchange.errors import ExchangeError
 from gateway.exchange.outbound import new_header, queue_document
 from gateway.exchange.partners import Partner
-from gateway.exchange.records import LAWFUL_BASIS, Channel, ProposalKind, ProposalStatus
+from gateway.exchange.records import (
+    LAWFUL_BASIS,
+    Channel,
+    OutStatus,
+    ProposalKind,
+    ProposalStatus,
+)
 from gateway.models.case import Case, TimelineEntry
 from gateway.models.child import Child
 from gateway.models.exchange import ExchangeMessage, Proposal
@@ -176,6 +182,7 @@ def on_document(
         assert doc.outcome is not None
         ours = _our_message(session, partner.la_code, doc.header.in_reply_to)
         row.case_id = ours.case_id if ours else None
+        _answered(ours)
         o = doc.outcome
         session.add(
             Proposal(
@@ -231,12 +238,23 @@ def _our_message(
     ).scalar_one_or_none()
 
 
+def _answered(ours: ExchangeMessage | None) -> None:
+    """A signed reply from the partner to our message shows it arrived: stop sending it.
+    A partner with only a mail client never sends a receipt, so its answer is the proof."""
+    if ours is not None and ours.status in (OutStatus.QUEUED, OutStatus.AWAITING_RECEIPT):
+        ours.status = OutStatus.DELIVERED.value
+        ours.delivered_at = utcnow()
+        ours.next_attempt_at = None
+        ours.last_error = None
+
+
 def on_free_text(
     session: Session, row: ExchangeMessage, text: str, partner: Partner, thread_id: str | None
 ) -> None:
     """A partner's reply typed in a mail client: filed against our enquiry's case."""
     ours = _our_message(session, partner.la_code, thread_id)
     row.case_id = ours.case_id if ours else None
+    _answered(ours)
     session.add(
         Proposal(
             kind=ProposalKind.FREE_TEXT.value,

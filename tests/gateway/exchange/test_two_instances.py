@@ -282,34 +282,8 @@ def test_duplicate_replay_tamper_wrong_signer_expired(pair: tuple[Instance, Inst
     assert len(_pending(b)) == 1
 
 
-def test_smtp_both_ways_and_a_mail_client_reply(
-    pair: tuple[Instance, Instance], mailbox: tuple[Mailbox, str], tmp_path: Path
-) -> None:
-    a, b = pair
-    box, _relay = mailbox
-    case_id = _case(a)
-    with session_scope(a.engine) as s:
-        sent = working.send_enquiry(
-            s, a.settings, case_id, "806", "test:officer", channel=Channel.MAIL
-        )
-        msg_id = sent.message_id
-    assert deliver_due(a.engine, a.settings).sent_by_mail == 1
-    assert outbox.send_due(a.engine, a.settings).sent == 1
-    [mail] = box.messages
-    assert b"Amelia" not in mail and b"Testington" not in mail  # nothing in clear
-    assert service.is_smime(mail)
-    with session_scope(b.engine) as s:
-        outcome = service.handle_inbound_mail(s, b.settings, mail)
-    assert outcome.verdict is Verdict.ACCEPTED
-    with session_scope(b.engine) as s:  # the same mail again: processed once
-        assert service.handle_inbound_mail(s, b.settings, mail).verdict is Verdict.DUPLICATE
-    assert outbox.send_due(b.engine, b.settings).sent == 1  # the receipt goes back by mail
-    receipt_mail = box.messages[1]
-    with session_scope(a.engine) as s:
-        assert service.handle_inbound_mail(s, a.settings, receipt_mail).verdict is Verdict.RECEIPT
-    assert _one(a, ExchangeMessage, message_id=msg_id, direction="out").status == "delivered"  # type: ignore[attr-defined]
-
-    # A CME lead with only a mail client answers in words: openssl plays their client.
+def _mail_client_reply(a: Instance, b: Instance, msg_id: str, tmp_path: Path) -> bytes:
+    """B's CME lead answers A's message in words from a mail client (openssl plays it)."""
     text = tmp_path / "reply.txt"
     text.write_bytes(
         b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
@@ -339,8 +313,76 @@ def test_smtp_both_ways_and_a_mail_client_reply(
     reply = f"In-Reply-To: <exchange.{msg_id}.1@la807.example>\r\n".encode() + enc.replace(
         b"\r\n", b"\n"
     ).replace(b"\n", b"\r\n")
+    return reply
+
+
+def test_smtp_both_ways_and_a_mail_client_reply(
+    pair: tuple[Instance, Instance], mailbox: tuple[Mailbox, str], tmp_path: Path
+) -> None:
+    a, b = pair
+    box, _relay = mailbox
+    case_id = _case(a)
+    with session_scope(a.engine) as s:
+        sent = working.send_enquiry(
+            s, a.settings, case_id, "806", "test:officer", channel=Channel.MAIL
+        )
+        msg_id = sent.message_id
+    assert deliver_due(a.engine, a.settings).sent_by_mail == 1
+    assert outbox.send_due(a.engine, a.settings).sent == 1
+    [mail] = box.messages
+    assert b"Amelia" not in mail and b"Testington" not in mail  # nothing in clear
+    assert service.is_smime(mail)
+    with session_scope(b.engine) as s:
+        outcome = service.handle_inbound_mail(s, b.settings, mail)
+    assert outcome.verdict is Verdict.ACCEPTED
+    with session_scope(b.engine) as s:  # the same mail again: processed once
+        assert service.handle_inbound_mail(s, b.settings, mail).verdict is Verdict.DUPLICATE
+    assert outbox.send_due(b.engine, b.settings).sent == 1  # the receipt goes back by mail
+    receipt_mail = box.messages[1]
+    with session_scope(a.engine) as s:
+        assert service.handle_inbound_mail(s, a.settings, receipt_mail).verdict is Verdict.RECEIPT
+    assert _one(a, ExchangeMessage, message_id=msg_id, direction="out").status == "delivered"  # type: ignore[attr-defined]
+
+    # A CME lead with only a mail client answers in words.
+    reply = _mail_client_reply(a, b, msg_id, tmp_path)
     with session_scope(a.engine) as s:
         assert service.handle_inbound_mail(s, a.settings, reply).verdict is Verdict.ACCEPTED
     [free] = [p for p in _pending(a) if p.kind == "free_text"]
     assert free.case_id == case_id
     assert "Example Primary" in free.detail["text"]
+
+
+def test_a_mail_client_reply_stops_the_resending(
+    pair: tuple[Instance, Instance], mailbox: tuple[Mailbox, str], tmp_path: Path
+) -> None:
+    """A partner with only a mailbox sends no receipts: its signed answer is the proof that
+    our enquiry arrived, so it is not mailed again."""
+    a, b = pair
+    case_id = _case(a)
+    with session_scope(a.engine) as s:
+        sent = working.send_enquiry(
+            s, a.settings, case_id, "806", "test:officer", channel=Channel.MAIL
+        )
+        msg_id = sent.message_id
+    assert deliver_due(a.engine, a.settings).sent_by_mail == 1
+    reply = _mail_client_reply(a, b, msg_id, tmp_path)
+    with session_scope(a.engine) as s:
+        assert service.handle_inbound_mail(s, a.settings, reply).verdict is Verdict.ACCEPTED
+    assert _one(a, ExchangeMessage, message_id=msg_id, direction="out").status == "delivered"  # type: ignore[attr-defined]
+    later = utcnow() + timedelta(days=3)
+    assert deliver_due(a.engine, a.settings, now=later).sent_by_mail == 0
+
+
+def test_mail_is_sent_again_after_days_not_minutes_then_dead_lettered(
+    pair: tuple[Instance, Instance],
+) -> None:
+    a, _b = pair
+    case_id = _case(a)
+    with session_scope(a.engine) as s:
+        working.send_enquiry(s, a.settings, case_id, "806", "test:officer", channel=Channel.MAIL)
+    start = utcnow()
+    assert deliver_due(a.engine, a.settings, now=start).sent_by_mail == 1
+    hours = [1, 47, 49, 140, 146, 400]  # resent after 48 h, then 96 h more; 3 sends in all
+    got = [deliver_due(a.engine, a.settings, now=start + timedelta(hours=h)) for h in hours]
+    assert [r.sent_by_mail for r in got] == [0, 0, 1, 0, 1, 0]
+    assert got[-1].dead == 1

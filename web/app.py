@@ -13,7 +13,19 @@ from sqlalchemy import Engine
 from gateway.cases.workflow import load_workflow
 from gateway.home import HomeError, open_engine
 from gateway.settings import Settings
-from web import access, admin, auth, cases, csrf, errors, exchange, headers, lost_pupil, refer
+from web import (
+    access,
+    admin,
+    auth,
+    cases,
+    csrf,
+    errors,
+    exchange,
+    headers,
+    lost_pupil,
+    quarantine,
+    refer,
+)
 from web.db import close_db
 
 log = logging.getLogger(__name__)
@@ -80,6 +92,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Flask:
     errors.register(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(cases.bp)
+    app.register_blueprint(quarantine.bp)
     app.register_blueprint(refer.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(exchange.bp)

@@ -1,0 +1,195 @@
+"""The officer console's quarantine pages: held messages listed, shown, retried or released."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from gateway import audit
+from gateway.cases.queries import NotFound
+from gateway.intake import quarantine as q
+from gateway.intake.dispatch import DispatchResult, dispatch_safely
+from gateway.intake.message import MessageFacts, read_message
+from gateway.intake.rawstore import RawStore, RawStoreError
+from gateway.models.intake import IntakeChannel, Outcome, QuarantineStatus, RawMessage
+from gateway.users import Role
+from parsers.mime import MAX_MESSAGE_BYTES
+from web.access import require_user, requires_role
+from web.db import db, engine, settings
+from web.form_errors import FormErrors
+
+bp = Blueprint("quarantine", __name__, url_prefix="/quarantine")
+
+#: What each hold reason means, in the officer's words.
+REASON_LABELS: dict[str, str] = {
+    q.Reason.NO_HEADERS: "No readable headers",
+    q.Reason.MESSAGE_TOO_LARGE: "Message too large to read",
+    q.Reason.PARSE_DEFECTS: "Damaged or malformed message",
+    q.Reason.TOO_DEEP: "Parts nested too deeply to read",
+    q.Reason.ATTACHMENT_TOO_LARGE: "Attachment too large",
+    q.Reason.EXECUTABLE_ATTACHMENT: "Executable attachment",
+    q.Reason.UNREADABLE_TNEF: "Only a winmail.dat attachment",
+    q.Reason.EXCHANGE_NOT_CONFIGURED: "Secure exchange not set up",
+    q.Reason.EXCHANGE_REFUSED: "Refused by the secure exchange",
+    q.Reason.REFERRAL_UNREADABLE: "Not readable as a referral",
+    q.Reason.DISPATCH_ERROR: "Processing failed",
+}
+
+CHANNEL_LABELS: dict[str, str] = {
+    IntakeChannel.SMTP: "Email (SMTP)",
+    IntakeChannel.IMAP: "Email (mailbox)",
+    IntakeChannel.FILE: "File",
+    IntakeChannel.FORM: "Web form",
+}
+
+CONFIRM_FIELD = "confirm-safe"
+
+
+def reason_label(reason: str | None) -> str:
+    if not reason:
+        return "Unknown reason"
+    return REASON_LABELS.get(reason, reason.replace("_", " ").capitalize())
+
+
+@bp.app_template_filter("reason_label")
+def _reason_label_filter(reason: str | None) -> str:
+    return reason_label(reason)
+
+
+@bp.app_template_filter("channel_label")
+def channel_label(channel: str) -> str:
+    return CHANNEL_LABELS.get(channel, channel.capitalize())
+
+
+@dataclass(frozen=True)
+class Content:
+    """What the held message says, or why it cannot be shown."""
+
+    facts: MessageFacts | None
+    problem: str | None = None
+
+
+@bp.route("")
+def held_list() -> str:
+    user = require_user()
+    include_closed = request.args.get("all") == "1"
+    session = db()
+    items = q.list_held(session, include_closed=include_closed)
+    # list_held loaded each RawMessage into the session, so these are not extra queries.
+    received: dict[int, datetime | None] = {}
+    for item in items:
+        row = session.get(RawMessage, item.raw_id)
+        received[item.raw_id] = row.received_at if row is not None else None
+    audit.record(
+        session,
+        actor=user.username,
+        action="quarantine.list",
+        entity="raw_message",
+        entity_id=None,
+        detail={"all": include_closed, "raw_ids": [i.raw_id for i in items]},
+    )
+    session.commit()
+    return render_template(
+        "quarantine/list.html",
+        items=items,
+        received=received,
+        include_closed=include_closed,
+        open_status=QuarantineStatus.OPEN.value,
+    )
+
+
+def _content(row: RawMessage) -> Content:
+    if row.size > MAX_MESSAGE_BYTES:
+        return Content(None, "The message is too large to read here.")
+    try:
+        data = RawStore(settings().home, engine()).read(row)
+    except RawStoreError:
+        return Content(None, "The stored message cannot be read: the raw store needs checking.")
+    facts = read_message(data)
+    if facts.parsed is None:
+        return Content(None, "The message cannot be read.")
+    return Content(facts)
+
+
+def _render_view(raw_id: int, errors: FormErrors) -> tuple[str, int] | str:
+    user = require_user()
+    session = db()
+    try:
+        # Audited in the same transaction: the view is on record before the page is sent.
+        item = q.show(session, raw_id, user.username)
+    except NotFound:
+        abort(404)
+    session.commit()
+    row = session.get(RawMessage, raw_id)
+    assert row is not None
+    html = render_template(
+        "quarantine/view.html",
+        item=item,
+        raw=row,
+        content=_content(row),
+        can_release=user.has_role(Role.MANAGER),
+        errors=errors,
+        confirm_field=CONFIRM_FIELD,
+    )
+    return (html, 400) if errors else html
+
+
+@bp.route("/<int:raw_id>")
+def held_view(raw_id: int) -> tuple[str, int] | str:
+    return _render_view(raw_id, FormErrors())
+
+
+def _outcome_message(r: DispatchResult) -> tuple[str, str]:
+    """The flash for a dispatch: case references and reason labels only, never content."""
+    tag = f"CME-{r.case_id}" if r.case_id is not None else None
+    if r.outcome is Outcome.QUARANTINED:
+        return f"Held again: {reason_label(r.reason)}", "info"
+    described = {
+        Outcome.CASE: f"new case {tag}",
+        Outcome.ATTACHED: f"added to case {tag}",
+        Outcome.REPLY: f"reply on case {tag}",
+        Outcome.AUTO_REPLY: "recorded as an automatic reply",
+        Outcome.BOUNCE: "recorded as a bounce" + (f" on case {tag}" if tag else ""),
+        Outcome.EXCHANGE: "passed to the secure exchange",
+        Outcome.DUPLICATE: "a duplicate of a message already received",
+    }.get(r.outcome, r.outcome.value)
+    return f"Dispatched: {described}", "success"
+
+
+def _rerun(raw_id: int, status: QuarantineStatus) -> Response:
+    user = require_user()
+    session = db()
+    try:
+        q.resolve(session, raw_id, status, user.username)
+    except NotFound:
+        session.rollback()
+        abort(404)
+    # One transaction: the hold is closed only if the dispatch that follows is kept too.
+    result = dispatch_safely(
+        session, settings(), raw_id, release=status is QuarantineStatus.RELEASED
+    )
+    session.commit()
+    message, category = _outcome_message(result)
+    flash(message, category)
+    if result.case_id is not None:
+        return redirect(url_for("cases.case_view", case_id=result.case_id))
+    return redirect(url_for("quarantine.held_list"))
+
+
+@bp.route("/<int:raw_id>/retry", methods=["POST"])
+def held_retry(raw_id: int) -> Response:
+    return _rerun(raw_id, QuarantineStatus.RETRIED)
+
+
+@bp.route("/<int:raw_id>/release", methods=["POST"])
+@requires_role(Role.MANAGER)
+def held_release(raw_id: int) -> Response | tuple[str, int] | str:
+    # Releasing skips the safety checks, so it takes a manager and an explicit tick.
+    if request.form.get(CONFIRM_FIELD) != "yes":
+        errors = FormErrors()
+        errors.add(CONFIRM_FIELD, "Confirm you have checked this message is safe")
+        return _render_view(raw_id, errors)
+    return _rerun(raw_id, QuarantineStatus.RELEASED)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
@@ -78,11 +77,6 @@ def held_list() -> str:
     include_closed = request.args.get("all") == "1"
     session = db()
     items = q.list_held(session, include_closed=include_closed)
-    # list_held loaded each RawMessage into the session, so these are not extra queries.
-    received: dict[int, datetime | None] = {}
-    for item in items:
-        row = session.get(RawMessage, item.raw_id)
-        received[item.raw_id] = row.received_at if row is not None else None
     audit.record(
         session,
         actor=user.username,
@@ -95,7 +89,6 @@ def held_list() -> str:
     return render_template(
         "quarantine/list.html",
         items=items,
-        received=received,
         include_closed=include_closed,
         open_status=QuarantineStatus.OPEN.value,
     )

@@ -57,8 +57,11 @@ class MessageFacts:
     defects: tuple[str, ...]
     too_nested: bool
     tnef_only: bool
-    parsed: ParsedMessage | None = None
-    too_large: bool = False  # past what the parser reads at all
+    parsed: ParsedMessage | None = None  # None: too big for the parser to read at all
+
+    @property
+    def too_large(self) -> bool:
+        return self.parsed is None
 
     @property
     def thread_ids(self) -> tuple[str, ...]:
@@ -104,7 +107,7 @@ def _unreadable(defect: str) -> MessageFacts:
         has_headers=False, message_id=None, in_reply_to=(), references=(), subject="",
         sender=None, case_tags=(), auto_reply=False, bounce=False, bounced_message_ids=(),
         smime=False, attachments=(), text="", html="", defects=(defect,), too_nested=False,
-        tnef_only=False, too_large=True,
+        tnef_only=False,
     )  # fmt: skip
 
 

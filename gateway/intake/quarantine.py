@@ -39,6 +39,7 @@ class QuarantineItem:
     detail: str
     status: str
     created_at: datetime
+    received_at: datetime
     channel: str
     size: int
     envelope_from: str | None
@@ -51,6 +52,7 @@ class QuarantineItem:
             "detail": self.detail,
             "status": self.status,
             "created_at": self.created_at.isoformat(),
+            "received_at": self.received_at.isoformat(),
             "channel": self.channel,
             "size": self.size,
             "envelope_from": self.envelope_from,
@@ -83,6 +85,7 @@ def _item(entry: QuarantineEntry, row: RawMessage) -> QuarantineItem:
         detail=entry.detail,
         status=entry.status,
         created_at=entry.created_at,
+        received_at=row.received_at,
         channel=row.channel,
         size=row.size,
         envelope_from=row.envelope_from,

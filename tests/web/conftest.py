@@ -15,7 +15,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from lxml import html as lxml_html
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.test import TestResponse
@@ -23,6 +23,7 @@ from werkzeug.test import TestResponse
 from gateway.cases import service
 from gateway.cases.inputs import build_referral_input
 from gateway.db import make_engine
+from gateway.models.audit import AuditEntry
 from gateway.settings import Settings, load_settings
 from gateway.users import Role, add_user
 from web.app import create_app
@@ -140,6 +141,15 @@ class WebEnv:
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
+
+    def audit(self, action: str) -> list[AuditEntry]:
+        """The audit entries with this action, oldest first."""
+        with self.session() as s:
+            return list(
+                s.execute(
+                    select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)
+                ).scalars()
+            )
 
     def add_user(self, username: str, role: Role = Role.OFFICER, totp: bool = False) -> str | None:
         with self.session() as s:

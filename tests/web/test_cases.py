@@ -4,23 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select
-
 from gateway import audit
 from gateway.cases import service
-from gateway.models.audit import AuditEntry
 from gateway.models.case import Case
 from gateway.users import Role
 from tests.web.conftest import WebClient, WebEnv
-
-
-def _audit(web: WebEnv, action: str) -> list[AuditEntry]:
-    with web.session() as s:
-        return list(
-            s.execute(
-                select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)
-            ).scalars()
-        )
 
 
 def test_case_list_shows_cases_and_is_audited(web: WebEnv, officer: WebClient) -> None:
@@ -34,7 +22,7 @@ def test_case_list_shows_cases_and_is_audited(web: WebEnv, officer: WebClient) -
     assert page.doc.xpath(f"//a[@href='/cases/{first}']")
     tags = page.doc.xpath("//strong[@data-status='logged']/@class")
     assert tags and "govuk-tag--blue" in tags[0]
-    entries = _audit(web, "case.list")
+    entries = web.audit("case.list")
     assert entries[-1].actor == "olivia"
     assert entries[-1].detail["cases"] == [first, second]
 
@@ -103,7 +91,7 @@ def test_case_view_shows_the_record_and_who_viewed(web: WebEnv, officer: WebClie
     assert "Not registered with a GP" in page.text("//table[@id='enquiries']")
     assert "olivia" in page.text("//table[@id='viewers']")
     assert page.response.headers["Cache-Control"] == "no-store"
-    views = _audit(web, "case.view")
+    views = web.audit("case.view")
     assert [(v.actor, v.entity_id) for v in views] == [("olivia", str(case_id))]
     with web.session() as s:
         assert audit.verify(s).ok
@@ -123,7 +111,7 @@ def test_move_case(web: WebEnv, officer: WebClient) -> None:
     page = officer.get(f"/cases/{case_id}")
     assert page.doc.xpath("//p[@id='case-status']//strong/@data-status") == ["locating"]
     assert "moved to Locating" in page.text("//div[contains(@class,'govuk-notification-banner')]")
-    assert _audit(web, "case.move")[-1].detail == {"from": "logged", "to": "locating"}
+    assert web.audit("case.move")[-1].detail == {"from": "logged", "to": "locating"}
 
 
 def test_move_not_allowed_is_explained(web: WebEnv, officer: WebClient) -> None:

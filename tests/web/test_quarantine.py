@@ -11,7 +11,6 @@ from sqlalchemy import func, select
 from gateway.intake.dispatch import dispatch_safely
 from gateway.intake.quarantine import Reason
 from gateway.intake.rawstore import Arrival, RawStore
-from gateway.models.audit import AuditEntry
 from gateway.models.case import Case
 from gateway.models.intake import IntakeChannel, QuarantineEntry, RawMessage
 from gateway.users import Role
@@ -64,15 +63,6 @@ def _entries(web: WebEnv, raw_id: int) -> list[tuple[str, str]]:
     return [(r.reason, r.status) for r in rows]
 
 
-def _audit(web: WebEnv, action: str) -> list[AuditEntry]:
-    with web.session() as s:
-        return list(
-            s.execute(
-                select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)
-            ).scalars()
-        )
-
-
 def _cases(web: WebEnv) -> int:
     with web.session() as s:
         return int(s.execute(select(func.count()).select_from(Case)).scalar_one())
@@ -110,7 +100,7 @@ def test_list_shows_held_messages_and_is_audited(web: WebEnv, officer: WebClient
     assert cells[2] == "Email (SMTP)"
     assert cells[5] == "executable attachment 'setup.exe'"
     assert rows[0].xpath(f".//a[@href='/quarantine/{raw_id}']")
-    entries = _audit(web, "quarantine.list")
+    entries = web.audit("quarantine.list")
     assert [(e.actor, e.detail["raw_ids"]) for e in entries] == [("olivia", [raw_id])]
 
 
@@ -141,7 +131,7 @@ def test_view_shows_the_hold_and_the_message_and_is_audited(
     assert not page.doc.xpath("//table[@id='attachments']//a")
     assert not any("setup.exe" in link for link in _links(page))
     assert page.response.headers["Cache-Control"] == "no-store"
-    views = _audit(web, "quarantine.view")
+    views = web.audit("quarantine.view")
     assert [(v.actor, v.entity, v.entity_id) for v in views] == [
         ("olivia", "raw_message", str(raw_id))
     ]
@@ -189,7 +179,7 @@ def test_retry_of_a_still_bad_message_holds_it_again(web: WebEnv, officer: WebCl
         ("executable_attachment", "retried"),
         ("executable_attachment", "open"),
     ]
-    assert [e.actor for e in _audit(web, "quarantine.retried")] == ["olivia"]
+    assert [e.actor for e in web.audit("quarantine.retried")] == ["olivia"]
     assert len(listing.doc.xpath("//table[@id='held']/tbody/tr")) == 1
     everything = officer.get("/quarantine?all=1")
     statuses = everything.doc.xpath("//table[@id='held']/tbody/tr/td[last()]/text()")
@@ -221,7 +211,7 @@ def test_manager_releases_a_message_into_a_case(web: WebEnv, client: WebClient) 
     case_page = manager.get(f"/cases/{case_id}")
     assert _banner(case_page) == f"Dispatched: new case CME-{case_id}"
     assert _entries(web, raw_id) == [("executable_attachment", "released")]
-    assert [e.actor for e in _audit(web, "quarantine.released")] == ["maggie"]
+    assert [e.actor for e in web.audit("quarantine.released")] == ["maggie"]
     assert manager.get("/quarantine").text("//p[@id='empty']") == "No messages are held."
 
 
@@ -235,7 +225,7 @@ def test_release_without_the_tick_is_an_error_and_changes_nothing(
     assert page.error_links() == {"confirm-safe": "Confirm you have checked this message is safe"}
     assert page.doc.xpath("//p[@id='confirm-safe-error']")
     assert _entries(web, raw_id) == [("executable_attachment", "open")]
-    assert _audit(web, "quarantine.released") == []
+    assert web.audit("quarantine.released") == []
     assert _cases(web) == 0
 
 

@@ -282,6 +282,16 @@ def test_duplicate_replay_tamper_wrong_signer_expired(pair: tuple[Instance, Inst
     assert len(_pending(b)) == 1
 
 
+def _mail_enquiry(a: Instance) -> tuple[int, str]:
+    """A new case at A and an enquiry about it to LA 806, sealed for mail: (case, message)."""
+    case_id = _case(a)
+    with session_scope(a.engine) as s:
+        sent = working.send_enquiry(
+            s, a.settings, case_id, "806", "test:officer", channel=Channel.MAIL
+        )
+        return case_id, sent.message_id
+
+
 def _mail_client_reply(a: Instance, b: Instance, msg_id: str, tmp_path: Path) -> bytes:
     """B's CME lead answers A's message in words from a mail client (openssl plays it)."""
     text = tmp_path / "reply.txt"
@@ -321,12 +331,7 @@ def test_smtp_both_ways_and_a_mail_client_reply(
 ) -> None:
     a, b = pair
     box, _relay = mailbox
-    case_id = _case(a)
-    with session_scope(a.engine) as s:
-        sent = working.send_enquiry(
-            s, a.settings, case_id, "806", "test:officer", channel=Channel.MAIL
-        )
-        msg_id = sent.message_id
+    case_id, msg_id = _mail_enquiry(a)
     assert deliver_due(a.engine, a.settings).sent_by_mail == 1
     assert outbox.send_due(a.engine, a.settings).sent == 1
     [mail] = box.messages
@@ -358,12 +363,7 @@ def test_a_mail_client_reply_stops_the_resending(
     """A partner with only a mailbox sends no receipts: its signed answer is the proof that
     our enquiry arrived, so it is not mailed again."""
     a, b = pair
-    case_id = _case(a)
-    with session_scope(a.engine) as s:
-        sent = working.send_enquiry(
-            s, a.settings, case_id, "806", "test:officer", channel=Channel.MAIL
-        )
-        msg_id = sent.message_id
+    _case_id, msg_id = _mail_enquiry(a)
     assert deliver_due(a.engine, a.settings).sent_by_mail == 1
     reply = _mail_client_reply(a, b, msg_id, tmp_path)
     with session_scope(a.engine) as s:
@@ -377,9 +377,7 @@ def test_mail_is_sent_again_after_days_not_minutes_then_dead_lettered(
     pair: tuple[Instance, Instance],
 ) -> None:
     a, _b = pair
-    case_id = _case(a)
-    with session_scope(a.engine) as s:
-        working.send_enquiry(s, a.settings, case_id, "806", "test:officer", channel=Channel.MAIL)
+    _mail_enquiry(a)
     start = utcnow()
     assert deliver_due(a.engine, a.settings, now=start).sent_by_mail == 1
     hours = [1, 47, 49, 140, 146, 400]  # resent after 48 h, then 96 h more; 3 sends in all

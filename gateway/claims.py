@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway import audit
@@ -12,6 +12,7 @@ from gateway.exchange.monitoring import ACTIVE, close_for_lost_pupil_claim, get_
 from gateway.models.case import Case, Task, TimelineEntry
 from gateway.models.child import Child
 from gateway.settings import load_settings
+from gateway.sqltext import same_first_word, same_text
 from lost_pupil.events import PupilClaimed, subscribe
 
 _installed = False
@@ -37,11 +38,8 @@ def matching_open_cases(session: Session, event: PupilClaimed) -> tuple[list[Cas
                 .where(
                     Case.status != CLOSED,
                     Child.dob == event.dob,
-                    func.lower(Child.surname) == event.surname.lower(),
-                    or_(
-                        func.lower(Child.forenames) == event.forename.lower(),
-                        func.lower(Child.forenames).like(event.forename.lower() + " %"),
-                    ),
+                    same_text(Child.surname, event.surname),
+                    same_first_word(Child.forenames, event.forename),
                 )
             ).scalars()
         )

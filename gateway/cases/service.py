@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gateway import audit, letters, outbox
@@ -13,10 +14,13 @@ from gateway.cases.inputs import InputError, ReferralInput
 from gateway.cases.queries import get_case
 from gateway.cases.workflow import CLOSED, WorkflowError, load_workflow
 from gateway.db import utcnow
+from gateway.exchange.records import Direction, MonitoringStatus, OutStatus
 from gateway.models.case import Case, EnquiryLogEntry, Task, TimelineEntry
 from gateway.models.child import Carer, Child, ChildAddress, Sibling
+from gateway.models.exchange import ExchangeMessage, Monitoring
 from gateway.models.referral import Referral
 from gateway.settings import Settings
+from parsers.exchange import DocType
 
 PROGRESS_UPDATE = "progress_update"
 FURTHER_ENQUIRIES = "further_enquiries"
@@ -268,6 +272,7 @@ def close_case(
         if task.status == "open":
             task.status = "cancelled"
             task.done_at = utcnow()
+    end_monitoring(session, case, f"case closed: {spec.label}")
     _timeline(session, case, "closed", f"Closed: {spec.label}", actor)
     audit.record(
         session,
@@ -278,6 +283,33 @@ def close_case(
         detail={"from": before, "outcome": outcome, "manager": manager},
     )
     return case
+
+
+def end_monitoring(session: Session, case: Case, reason: str) -> None:
+    """A closed case is watched no longer: its monitoring ends and status requests not yet
+    sent are withdrawn, so no timer discloses a child's details about a closed case."""
+    now = utcnow()
+    active = select(Monitoring).where(
+        Monitoring.case_id == case.id, Monitoring.status == MonitoringStatus.ACTIVE.value
+    )
+    for row in session.execute(active).scalars():
+        row.status = MonitoringStatus.CLOSED.value
+        row.closed_at = now
+        row.closed_reason = reason[:200]
+    session.execute(
+        update(ExchangeMessage)
+        .where(
+            ExchangeMessage.case_id == case.id,
+            ExchangeMessage.direction == Direction.OUT.value,
+            ExchangeMessage.doc_type == DocType.STATUS_REQUEST.value,
+            ExchangeMessage.status == OutStatus.QUEUED.value,
+        )
+        .values(
+            status=OutStatus.WITHDRAWN.value,
+            next_attempt_at=None,
+            last_error="withdrawn: the case was closed before it was sent",
+        )
+    )
 
 
 def reopen_case(

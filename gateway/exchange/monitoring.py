@@ -17,14 +17,14 @@ from gateway.db import session_scope, utcnow
 from gateway.exchange.errors import ExchangeError
 from gateway.exchange.outbound import new_header, queue_document
 from gateway.exchange.partners import get_partner
-from gateway.exchange.records import LAWFUL_BASIS
+from gateway.exchange.records import LAWFUL_BASIS, MonitoringStatus
 from gateway.models.case import TimelineEntry
 from gateway.models.exchange import Monitoring, Proposal
 from gateway.settings import Settings
 from parsers.exchange import DocType, Document, Outcome, ReplyStatus
 
-ACTIVE = "active"
-CLOSED_MONITORING = "closed"
+ACTIVE = MonitoringStatus.ACTIVE.value
+CLOSED_MONITORING = MonitoringStatus.CLOSED.value
 MOVED_OUT = "moved_out_tracking"
 
 
@@ -197,6 +197,11 @@ def send_due_status_requests(
         ).scalars()
         for row in list(due):
             case = get_case(session, row.case_id)
+            if case.status == CLOSED:
+                # Closing ends monitoring; a row left active from before that rule is ended
+                # here rather than sending the child's details about a closed case.
+                cases.end_monitoring(session, case, "case closed")
+                continue
             doc = Document(
                 DocType.STATUS_REQUEST,
                 new_header(settings, row.partner_la),

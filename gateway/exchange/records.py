@@ -27,6 +27,13 @@ class OutStatus(enum.StrEnum):
     AWAITING_RECEIPT = "awaiting_receipt"
     DELIVERED = "delivered"
     DEAD = "dead"
+    #: Never sent: the case it was about closed first (no timer discloses a closed case).
+    WITHDRAWN = "withdrawn"
+
+
+class MonitoringStatus(enum.StrEnum):
+    ACTIVE = "active"
+    CLOSED = "closed"
 
 
 class InStatus(enum.StrEnum):

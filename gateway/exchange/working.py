@@ -25,6 +25,7 @@ from gateway.models.case import Case, TimelineEntry
 from gateway.models.child import Child
 from gateway.models.exchange import ExchangeMessage, Proposal
 from gateway.settings import Settings
+from gateway.sqltext import same_first_word, same_text
 from parsers.exchange import Address, DocType, Document, Outcome, Pupil, ReplyStatus
 
 
@@ -91,9 +92,9 @@ def candidates(session: Session, pupil: Pupil) -> list[dict[str, Any]]:
     if pupil.upn:
         conditions.append(Child.upn == pupil.upn)
     if pupil.dob:
-        conditions.append((Child.surname.ilike(pupil.surname)) & (Child.dob == pupil.dob))
+        conditions.append(same_text(Child.surname, pupil.surname) & (Child.dob == pupil.dob))
     conditions.append(
-        Child.surname.ilike(pupil.surname) & Child.forenames.ilike(pupil.forename + "%")
+        same_text(Child.surname, pupil.surname) & same_first_word(Child.forenames, pupil.forename)
     )
     found: list[dict[str, Any]] = []
     rows = session.execute(
@@ -124,7 +125,7 @@ def candidates(session: Session, pupil: Pupil) -> list[dict[str, Any]]:
             lp_conditions.append(LostPupil.upn == pupil.upn)
         if pupil.dob:
             lp_conditions.append(
-                LostPupil.surname.ilike(pupil.surname) & (LostPupil.dob == pupil.dob)
+                same_text(LostPupil.surname, pupil.surname) & (LostPupil.dob == pupil.dob)
             )
         if lp_conditions:
             for lp in session.execute(select(LostPupil).where(or_(*lp_conditions))).scalars():

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway import audit, jobs, outbox
@@ -25,6 +25,7 @@ from gateway.models.intake import Outcome, RawMessage, RawStatus
 from gateway.models.ops import OutboxMessage
 from gateway.models.referral import Referral
 from gateway.settings import Settings
+from gateway.sqltext import same_address
 
 log = logging.getLogger(__name__)
 
@@ -175,17 +176,21 @@ def _case_of_ids(session: Session, ids: tuple[str, ...], exclude: int) -> int | 
 
 
 def _sender_on_case(session: Session, case_id: int, sender: str) -> bool:
+    """Whether this address already took part in the case: a referrer, a sender of mail
+    filed on it, or a recipient of our letters. Exact addresses only, never a pattern."""
+    address = sender.strip().lower()
+    if not address:
+        return False
     referrer = session.execute(
         select(Referral.id).where(
-            Referral.case_id == case_id, Referral.referrer_email.ilike(sender)
+            Referral.case_id == case_id, same_address(Referral.referrer_email, address)
         )
     ).first()
     if referrer is not None:
         return True
     previous = session.execute(
         select(RawMessage.id).where(
-            RawMessage.case_id == case_id,
-            or_(RawMessage.envelope_from.ilike(sender)),
+            RawMessage.case_id == case_id, same_address(RawMessage.envelope_from, address)
         )
     ).first()
     if previous is not None:
@@ -193,7 +198,7 @@ def _sender_on_case(session: Session, case_id: int, sender: str) -> bool:
     for (to_addrs,) in session.execute(
         select(OutboxMessage.to_addrs).where(OutboxMessage.case_id == case_id)
     ):
-        if sender in {str(a).lower() for a in to_addrs or ()}:
+        if address in {str(a).strip().lower() for a in to_addrs or ()}:
             return True
     return False
 

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.cases.inputs import InputError, ReferralInput, build_referral_input
 from gateway.cases.service import attach_referral, log_referral
-from gateway.cases.workflow import CLOSED
 from gateway.db import utcnow
 from gateway.intake.message import MessageFacts
+from gateway.matching.decisions import Thresholds
+from gateway.matching.service import certain_open_case
 from gateway.models.case import Case
-from gateway.models.child import Child
 from gateway.models.intake import RawMessage
 from gateway.models.referral import Channel
 from gateway.settings import Settings
@@ -45,28 +44,6 @@ def _parse(facts: MessageFacts, data: bytes) -> ReferralDraft:
     return draft
 
 
-def _same_child(session: Session, data: ReferralInput) -> Case | None:
-    """An open case of the same child, only when certain: same UPN, or same name and DOB."""
-    stmt = select(Case).join(Child, Child.id == Case.child_id).where(Case.status != CLOSED)
-    if data.upn:
-        found = session.execute(stmt.where(Child.upn == data.upn)).scalars().first()
-        if found is not None:
-            return found
-    if data.dob:
-        return (
-            session.execute(
-                stmt.where(
-                    Child.dob == data.dob,
-                    Child.surname.ilike(data.surname),
-                    Child.forenames.ilike(data.forename),
-                )
-            )
-            .scalars()
-            .first()
-        )
-    return None
-
-
 def log_email_referral(
     session: Session, settings: Settings, row: RawMessage, facts: MessageFacts, data: bytes
 ) -> tuple[Case, bool]:
@@ -81,7 +58,8 @@ def log_email_referral(
         referral = build_referral_input(values, today=utcnow().date())
     except InputError as exc:
         raise ReferralUnreadable(f"the referral cannot be logged: {exc}") from None
-    existing = _same_child(session, referral)
+    thresholds = Thresholds(settings.matching.upper_threshold, settings.matching.lower_threshold)
+    existing = certain_open_case(session, referral, thresholds)
     if existing is not None:
         attach_referral(session, settings, existing.id, referral, ACTOR)
         return existing, True

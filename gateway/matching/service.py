@@ -10,14 +10,17 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from gateway import audit
+from gateway.cases.inputs import ReferralInput
+from gateway.cases.workflow import CLOSED
 from gateway.errors import UserError
-from gateway.matching.decisions import OfficerVerdict, Thresholds
+from gateway.matching.decisions import Decision, OfficerVerdict, Thresholds
 from gateway.matching.engine import Candidate, MatchEngine
 from gateway.matching.normalise import tokens
 from gateway.matching.records import Contact, PartialDate, PersonRecord
 from gateway.models.case import Case
 from gateway.models.child import Child
 from gateway.models.matching import MatchDecision, RegisterEntry
+from gateway.sqltext import same_text
 from lost_pupil.index import name_keys, normalise_name
 from lost_pupil.models import LostPupil
 from lost_pupil.search import candidates_by_keys
@@ -119,6 +122,73 @@ def record_from_register(row: RegisterEntry) -> PersonRecord:
         school=row.school_laestab or "",
         year_group=row.year_group or "",
     )
+
+
+def record_from_referral(data: ReferralInput, ref: str) -> PersonRecord:
+    """A referral's child as the matching engine reads a record."""
+    return PersonRecord(
+        record_id=ref,
+        forename=data.forename,
+        surname=data.surname,
+        middle_names=data.middle_names or "",
+        aliases=tuple(data.aliases),
+        dob=_pd(data.dob),
+        sex=data.sex or "",
+        upn=data.upn or "",
+        former_upns=tuple(data.former_upns),
+        address=data.address_line1 or "",
+        town=data.town or "",
+        postcode=data.postcode or "",
+        contacts=tuple(
+            Contact(
+                " ".join(tokens(str(c.get("name", "")))[:1]),
+                " ".join(tokens(str(c.get("name", "")))[-1:]),
+                str(c.get("relationship") or ""),
+            )
+            for c in data.carers
+        ),
+        year_group=data.year_group or "",
+    )
+
+
+def certain_open_case(
+    session: Session, data: ReferralInput, thresholds: Thresholds
+) -> Case | None:
+    """The open case this referral is certainly about, or None.
+
+    Certain means the same valid UPN, or the same name and date of birth (compared exactly,
+    never as a pattern) *and* the matching engine proposing the case with no identity
+    conflict. Anything less is for the officer to decide, never attached by itself.
+    """
+    open_cases = select(Case).join(Child, Child.id == Case.child_id).where(Case.status != CLOSED)
+    if data.upn:
+        same_upn = session.execute(open_cases.where(Child.upn == data.upn)).scalars().first()
+        if same_upn is not None:
+            return same_upn
+    if data.dob is None:
+        return None
+    same_details = list(
+        session.execute(
+            open_cases.where(
+                Child.dob == data.dob,
+                same_text(Child.surname, data.surname),
+                same_text(Child.forenames, data.forename),
+            ).order_by(Case.id)
+        ).scalars()
+    )
+    if not same_details:
+        return None
+    by_ref = {f"case:{c.id}": c for c in same_details}
+    engine = MatchEngine(
+        [record_from_child(c.child, ref) for ref, c in by_ref.items()],
+        thresholds=thresholds,
+        term_frequencies=False,
+        family_guard=True,
+    )
+    for cand in engine.candidates(record_from_referral(data, "referral"), explain=False):
+        if cand.decision is Decision.PROPOSED:
+            return by_ref[cand.record_id]
+    return None
 
 
 def _dobs(query: PersonRecord) -> list[date]:

@@ -94,6 +94,15 @@ def stop_cme(proc: subprocess.Popen[bytes]) -> None:
         raise RuntimeError(f"cme run did not stop cleanly on SIGTERM (exit {code})")
 
 
+@dataclass
+class _Target:
+    """The `cme run` being fed: whether it is up, and how many kills it has survived."""
+
+    proc: subprocess.Popen[bytes]
+    up: bool = True
+    kills: int = 0
+
+
 def run_crash(
     home: Path,
     *,
@@ -109,10 +118,29 @@ def run_crash(
     env = cme_env(home, port := free_port(), database_url)
     subprocess.run([CME, "init"], env=env, check=True, capture_output=True)
     proc = start_cme(env, port)
-    rng = random.Random(seed)
     payloads = [mail.referral(10_000 * seed + n, size=body_size) for n in range(messages)]
+    # Kills are scheduled by progress, never by time: the k-th kill lands the moment the
+    # k-th threshold of acknowledged messages is reached (a seeded jitter varies where),
+    # so every kill hits a stream still in flight however fast or loaded the machine is.
+    rng = random.Random(seed)
+    step = messages // (kills + 1)
+    thresholds = [
+        step * (k + 1) + rng.randint(-step // 4, step // 4) if step >= 4 else step * (k + 1)
+        for k in range(kills)
+    ]
     acked: set[int] = set()
     lock = threading.Lock()
+    target = _Target(proc)
+    killed = threading.Event()
+
+    def note_ack(n: int) -> None:
+        with lock:
+            acked.add(n)
+            due = target.kills < len(thresholds) and len(acked) >= thresholds[target.kills]
+            if target.up and due:
+                target.proc.send_signal(signal.SIGKILL)
+                target.up = False
+                killed.set()
 
     def client(indexes: list[int]) -> None:
         pending = list(indexes)
@@ -131,8 +159,7 @@ def run_crash(
                 smtp = None
                 time.sleep(0.05)
                 continue
-            with lock:
-                acked.add(n)
+            note_ack(n)
             pending.pop(0)
         if smtp is not None:
             with contextlib.suppress(OSError, smtplib.SMTPException):
@@ -145,12 +172,17 @@ def run_crash(
     for t in threads:
         t.start()
     done_kills = 0
-    while done_kills < kills and any(t.is_alive() for t in threads):
-        time.sleep(rng.uniform(0.2, 1.0))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    while done_kills < kills:
+        # A generous limit: only a gateway that stopped acknowledging altogether hits it.
+        if not killed.wait(timeout=600):
+            raise RuntimeError(f"no progress to kill {done_kills + 1}: {len(acked)} acknowledged")
+        killed.clear()
+        target.proc.wait()
         done_kills += 1
-        proc = start_cme(env, port)
+        restarted = start_cme(env, port)
+        with lock:
+            target.proc, target.up, target.kills = restarted, True, done_kills
+    proc = target.proc
     for t in threads:
         t.join()
     sent_at = time.monotonic()

@@ -98,14 +98,30 @@ def run_imap_crash(
     subprocess.run([CME, "init"], env=env, check=True, capture_output=True)
     payloads = [mail.referral(20_000 * seed + n, size=2000) for n in range(messages)]
     rng = random.Random(seed)
-    spread = 2.0 * kills  # seconds over which the mail arrives: the kills fall inside it
+    # Kills are scheduled by progress, never by time: kill k starts once the feeder has
+    # appended thresholds[k] messages, and the feeder holds back the rest of that stretch
+    # until the gateway is running again, so every kill falls inside a stream of new mail
+    # however fast or loaded the machine is.
+    step = messages // (kills + 1)
+    thresholds = [step * (k + 1) for k in range(kills)]
+    progress = threading.Condition()
+    appended = restarted = 0
 
     def feed() -> None:  # new mail keeps landing in the inbox, as it would in real life
+        nonlocal appended
         with IMAPClient("127.0.0.1", port=dovecot.port, ssl=False) as client:
             client.login(dovecot.user, dovecot.password)
-            for data in payloads:
+            for n, data in enumerate(payloads):
+                with progress:
+                    # Halfway through the stretch after kill k, wait for its restart.
+                    held = sum(1 for t in thresholds if n >= t + step // 2)
+                    if not progress.wait_for(lambda held=held: restarted >= held, timeout=600):
+                        raise RuntimeError("the gateway did not come back after a kill")
                 client.append("INBOX", data)
-                time.sleep(spread / messages)
+                with progress:
+                    appended = n + 1
+                    progress.notify_all()
+                time.sleep(0.01)  # pacing only: mail arrives as a trickle, not one burst
 
     feeder = threading.Thread(target=feed)
     watcher = IMAPClient("127.0.0.1", port=dovecot.port, ssl=False)
@@ -114,12 +130,17 @@ def run_imap_crash(
     feeder.start()
     engine = create_engine(database_url or f"sqlite:///{home / 'cme.db'}")
     waiting = caught = 0
-    for _ in range(kills):
-        time.sleep(rng.uniform(0.3, 1.2))
+    for k in range(kills):
+        with progress:
+            if not progress.wait_for(lambda k=k: appended >= thresholds[k], timeout=600):
+                raise RuntimeError(f"the feeder made no progress towards kill {k + 1}")
         caught += _kill_in_the_window(proc, engine, watcher, rng)
         proc.wait()
         waiting += bool(_message_ids(watcher))
         proc = start_cme(env, port)
+        with progress:
+            restarted = k + 1
+            progress.notify_all()
     feeder.join()
     wanted = {hashlib.sha256(data).hexdigest() for data in payloads}
     wait_dispatched(engine, wanted, timeout=120)

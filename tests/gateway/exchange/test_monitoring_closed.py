@@ -1,0 +1,88 @@
+"""Monitoring ends with its case: no timer discloses a child's details about a closed case."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.cases.inputs import ReferralInput
+from gateway.cases.service import close_case, log_referral
+from gateway.db import make_engine, utcnow
+from gateway.exchange import monitoring
+from gateway.exchange.partners import add_partner
+from gateway.models.case import Case
+from gateway.models.exchange import ExchangeMessage, Monitoring
+from gateway.settings import Settings, load_settings
+from tests.gateway.exchange.conftest import make_identity
+
+
+def _monitored_case(session: Session, settings: Settings) -> int:
+    cert = make_identity("806").certificate.public_bytes(serialization.Encoding.PEM)
+    add_partner(
+        session, settings, la_code="806", name="Test LA 806", email="cme@la806.example",
+        cert_bytes=cert,
+    )  # fmt: skip
+    case = log_referral(
+        session, settings,
+        ReferralInput(forename="Ava", surname="Testperson", dob=date(2015, 3, 1)), "test",
+    )  # fmt: skip
+    monitoring.start(session, settings, case.id, "806", "test")
+    session.commit()
+    return case.id
+
+
+def _queued_status_request(session: Session, case_id: int) -> int:
+    row = ExchangeMessage(
+        direction="out", message_id=str(uuid.uuid4()), partner_la="806",
+        doc_type="status-request", case_id=case_id, channel="https", status="queued",
+        document=b"<x/>", wire=b"sealed", wire_sha256="0" * 64, next_attempt_at=utcnow(),
+    )  # fmt: skip
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def test_closing_a_monitored_case_by_hand_ends_monitoring(cme_home: Path) -> None:
+    settings = load_settings()
+    engine = make_engine(str(settings.core.database_url))
+    with Session(engine, expire_on_commit=False) as s:
+        case_id = _monitored_case(s, settings)
+        pending = _queued_status_request(s, case_id)
+        close_case(s, settings, case_id, "left_england", {}, "test")
+        s.commit()
+    with Session(engine) as s:
+        row = s.execute(select(Monitoring).where(Monitoring.case_id == case_id)).scalar_one()
+        assert row.status == "closed" and row.closed_reason is not None
+        assert "Left England" in row.closed_reason
+        queued = s.get(ExchangeMessage, pending)
+        assert queued is not None and queued.status == "withdrawn"
+    later = utcnow() + timedelta(days=settings.exchange.monitoring_interval_days + 1)
+    assert monitoring.send_due_status_requests(engine, settings, later) == 0
+    with Session(engine) as s:
+        sent = s.execute(select(ExchangeMessage).where(ExchangeMessage.status == "queued"))
+        assert sent.scalars().all() == []
+    engine.dispose()
+
+
+def test_a_timer_never_sends_a_status_request_about_a_closed_case(cme_home: Path) -> None:
+    """A monitoring row left active on a closed case (before the rule) is ended, not used."""
+    settings = load_settings()
+    engine = make_engine(str(settings.core.database_url))
+    with Session(engine, expire_on_commit=False) as s:
+        case_id = _monitored_case(s, settings)
+        case = s.get(Case, case_id)
+        assert case is not None
+        case.status = "closed"  # as an old release left it: closed, monitoring still active
+        s.commit()
+    later = utcnow() + timedelta(days=settings.exchange.monitoring_interval_days + 1)
+    assert monitoring.send_due_status_requests(engine, settings, later) == 0
+    with Session(engine) as s:
+        row = s.execute(select(Monitoring).where(Monitoring.case_id == case_id)).scalar_one()
+        assert row.status == "closed"
+        assert s.execute(select(ExchangeMessage)).scalars().all() == []
+    engine.dispose()

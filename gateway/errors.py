@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from gateway.audit import AuditKeyError
+from gateway.audit_anchor import AnchorError
 from gateway.cases.inputs import InputError
 from gateway.cases.queries import NotFound
 from gateway.cases.workflow import WorkflowError
@@ -18,6 +20,8 @@ class UserError(ValueError):
 
 USER_ERRORS: tuple[type[Exception], ...] = (
     UserError,
+    AuditKeyError,
+    AnchorError,
     InputError,
     NotFound,
     WorkflowError,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from gateway import audit, audit_anchor
 from gateway.db import make_engine, migrate
 from gateway.settings import Settings, database_url
 from lost_pupil import store as lost_pupil_store
@@ -54,9 +55,20 @@ def init_home(settings: Settings) -> HomeReport:
         created.append("keys/flask_secret")
     if lost_pupil_store.create_key(settings.keys_dir / "lost_pupil.key"):
         created.append("keys/lost_pupil.key")
+    if write_secret_file(settings.keys_dir / audit.KEY_FILE, secrets.token_hex(32).encode()):
+        created.append(f"keys/{audit.KEY_FILE}")
+    # Imported here: gateway.totp and gateway.users import gateway.errors, which imports us.
+    from gateway import totp, users
+
+    if write_secret_file(totp.key_path(settings.keys_dir), totp.new_key()):
+        created.append(f"keys/{totp.KEY_FILE}")
     engine = make_engine(database_url(settings))
     try:
         migrate(engine)
+        users.seal_clear_totp_secrets(engine, totp.TotpVault.load(settings.keys_dir))
+        audit.use_home_key(settings.keys_dir, engine.url)
+        if audit_anchor.start_anchors(engine, settings):
+            created.append("audit/anchors.jsonl")
     finally:
         engine.dispose()
     return HomeReport(home, _redact(database_url(settings)), tuple(created))
@@ -82,4 +94,5 @@ def open_engine(settings: Settings) -> Engine:
         and (not settings.core.database_url)
     ):
         raise HomeError(f"no data home at {settings.home}: run `cme init` first")
+    audit.use_home_key(settings.keys_dir, url)  # read once; audit.record() needs it
     return _engine_for(url)

@@ -38,6 +38,9 @@ class Deadlines:
     working_days: bool
     bank_holiday_division: str
     further_enquiries_days: int
+    # Safeguarding and urgent referrals: first contact within this many (working) days;
+    # 0 is the same day.
+    first_contact_days: int
 
 
 @dataclass(frozen=True)
@@ -101,12 +104,22 @@ class Web:
     port: int
     session_idle_minutes: int
     https: bool
+    #: The reverse proxy's address (waitress trusted_proxy); its X-Forwarded-For then gives
+    #: the client's address. Empty: no proxy is trusted and the header is ignored.
+    trusted_proxy: str
 
 
 @dataclass(frozen=True)
 class Matching:
     upper_threshold: float
     lower_threshold: float
+
+
+@dataclass(frozen=True)
+class Triage:
+    # A complete referral that resembles no record (no candidate at the review threshold)
+    # opens its case at once; false: every referral waits for an officer in triage.
+    open_complete: bool
 
 
 @dataclass(frozen=True)
@@ -129,6 +142,17 @@ class Exchange:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """Abuse limits (see gateway.ratelimit): rate strings like "5 per hour; 20 per day"."""
+
+    refer_per_client: str
+    refer_per_referrer: str
+    refer_token_hours: int
+    exchange_per_peer: str
+    exchange_refusals_per_peer: str
+
+
+@dataclass(frozen=True)
 class Settings:
     core: Core
     deadlines: Deadlines
@@ -139,8 +163,10 @@ class Settings:
     imap: Imap
     web: Web
     matching: Matching
+    triage: Triage
     lost_pupil: LostPupil
     exchange: Exchange
+    limits: Limits
     sources: tuple[str, ...] = field(default=(), compare=False)
 
     @property
@@ -311,8 +337,11 @@ def _validate(s: Settings) -> None:
             raise SettingsError(f"{name} must be between 0 and 65535")
     if s.deadlines.progress_update_days < 1:
         raise SettingsError("deadlines.progress_update_days must be at least 1")
+    if s.deadlines.first_contact_days < 0:
+        raise SettingsError("deadlines.first_contact_days must be 0 (the same day) or more")
     if not 0 <= s.matching.lower_threshold <= s.matching.upper_threshold <= 1:
         raise SettingsError("matching thresholds must satisfy 0 <= lower <= upper <= 1")
+    _validate_limits(s.limits)
     if s.smtp.relay and ":" not in s.smtp.relay:
         raise SettingsError("smtp.relay (CME_SMTP_RELAY) must be HOST:PORT")
     if s.smtp.require_starttls and not (s.smtp.tls_cert and s.smtp.tls_key):
@@ -333,3 +362,26 @@ def _validate(s: Settings) -> None:
             raise SettingsError(
                 "production mode: web.https must be true (serve the console over TLS)"
             )
+
+
+def _validate_limits(limits: Limits) -> None:
+    from limits import parse_many
+
+    for f in dataclasses.fields(limits):
+        value = getattr(limits, f.name)
+        if not isinstance(value, str):
+            continue
+        env = _env_name("limits", f.name)
+        try:
+            items = parse_many(value)
+        except ValueError:
+            items = []
+        if not items or any(item.amount < 1 for item in items):
+            raise SettingsError(
+                f"limits.{f.name} ({env}) must be like '5 per hour' or '5 per hour; 20 per day', "
+                f"not {value!r}"
+            )
+    if limits.refer_token_hours < 1:
+        raise SettingsError(
+            "limits.refer_token_hours (CME_LIMITS_REFER_TOKEN_HOURS) must be at least 1"
+        )

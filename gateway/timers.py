@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from gateway import outbox
+from gateway import audit_anchor, outbox
 from gateway.cases.service import send_due_progress_updates
 from gateway.db import session_scope
 from gateway.jobs import periodic
@@ -27,6 +27,12 @@ def progress_updates(engine: Engine, settings: Settings, now: datetime) -> None:
 @periodic("outbox")
 def send_outbox(engine: Engine, settings: Settings, now: datetime) -> None:
     outbox.send_due(engine, settings, now)
+
+
+@periodic("audit_anchor")
+def anchor_audit_chain(engine: Engine, settings: Settings, now: datetime) -> None:
+    """Anchor the audit chain's head outside the database every few minutes."""
+    audit_anchor.anchor_due(engine, settings, now)
 
 
 _last_retention: list[datetime] = []

@@ -1,4 +1,4 @@
-"""Console users: adding, listing and disabling them, and checking how they sign in."""
+"""Console users: adding, listing, disabling them and setting their passwords."""
 
 from __future__ import annotations
 
@@ -7,25 +7,22 @@ import enum
 import functools
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-import pyotp
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from gateway import audit
-from gateway.db import utcnow
+from gateway import audit, console_sessions
+from gateway.console_sessions import EndReason
+from gateway.db import session_scope, utcnow
 from gateway.errors import UserError
 from gateway.models.audit import AuditEntry
 from gateway.models.users import User
+from gateway.totp import TotpVault, is_clear, new_secret, provisioning_uri
 
-#: Failed sign-ins (password or code) in a row before the account is locked.
-MAX_FAILED_ATTEMPTS = 5
-LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 12
-TOTP_ISSUER = "CME Gateway"
 
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 # argon2id at OWASP's baseline (19 MiB, 2 passes, 1 lane): each sign-in costs a fraction
@@ -54,14 +51,6 @@ class AccountError(UserError):
     """A user that cannot be added or changed; the message says what to fix."""
 
 
-class SignInOutcome(enum.StrEnum):
-    OK = "ok"
-    NEEDS_CODE = "needs_code"
-    BAD_CREDENTIALS = "bad_credentials"
-    BAD_CODE = "bad_code"
-    LOCKED = "locked"
-
-
 @dataclass(frozen=True)
 class UserView:
     id: int
@@ -71,17 +60,9 @@ class UserView:
     active: bool
     totp_enabled: bool
     last_login_at: datetime | None
-    locked_until: datetime | None
 
     def has_role(self, needed: Role) -> bool:
         return _RANK[self.role] >= _RANK[needed]
-
-
-@dataclass(frozen=True)
-class SignInResult:
-    outcome: SignInOutcome
-    user: UserView | None = None
-    locked_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -92,7 +73,7 @@ class NewUser:
     totp_uri: str | None
 
 
-def _view(user: User) -> UserView:
+def view(user: User) -> UserView:
     return UserView(
         id=user.id,
         username=user.username,
@@ -101,7 +82,6 @@ def _view(user: User) -> UserView:
         active=user.active,
         totp_enabled=bool(user.totp_secret),
         last_login_at=user.last_login_at,
-        locked_until=user.locked_until,
     )
 
 
@@ -114,6 +94,15 @@ def parse_role(value: str) -> Role:
         ) from None
 
 
+def normalise_username(value: str) -> str:
+    return value.strip().lower()
+
+
+def is_valid_username(name: str) -> bool:
+    """Whether `name` (normalised) could be a username at all."""
+    return bool(_USERNAME.match(name))
+
+
 def check_password_strength(password: str, username: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"the password must be at least {MIN_PASSWORD_LENGTH} characters long")
@@ -121,10 +110,37 @@ def check_password_strength(password: str, username: str) -> None:
         raise AccountError("the password must not contain the username")
 
 
-def _find(session: Session, username: str) -> User | None:
-    return session.execute(
-        select(User).where(User.username == username.strip().lower())
-    ).scalar_one_or_none()
+def find_user(session: Session, username: str, *, for_update: bool = False) -> User | None:
+    """The user row by name; `for_update` locks it on PostgreSQL until the transaction ends."""
+    query = select(User).where(User.username == normalise_username(username))
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return session.execute(query).scalar_one_or_none()
+
+
+def lock_user(session: Session, user_id: int) -> User | None:
+    """The user row by id, locked on PostgreSQL and read afresh (not from the identity map)."""
+    query = (
+        select(User)
+        .where(User.id == user_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return session.execute(query).scalar_one_or_none()
+
+
+def password_matches(user: User | None, password: str) -> bool:
+    """Check a password; with no user, verify against a dummy hash so it takes as long."""
+    stored = user.password_hash if user is not None else _dummy_hash()
+    try:
+        _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    if user is None:
+        return False
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    return True
 
 
 def add_user(
@@ -136,27 +152,32 @@ def add_user(
     display_name: str,
     totp: bool,
     actor: str,
+    vault: TotpVault | None = None,
 ) -> NewUser:
-    """Add a user; with `totp`, also make the secret their authenticator app needs."""
-    name = username.strip().lower()
-    if not _USERNAME.match(name):
+    """Add a user; with `totp`, also make the secret their authenticator app needs.
+
+    The secret is stored sealed with `vault` (the data home's keys/totp.key), needed when
+    `totp` is set."""
+    name = normalise_username(username)
+    if not is_valid_username(name):
         raise AccountError(
             "the username must be 2-64 characters: lower-case letters, digits, '.', '_' or '-'"
         )
     if not display_name.strip():
         raise AccountError("give the user's full name (--name)")
     check_password_strength(password, name)
-    if _find(session, name) is not None:
+    if find_user(session, name) is not None:
         raise AccountError(f"there is already a user called {name!r}")
-    secret = pyotp.random_base32() if totp else None
+    if totp and vault is None:
+        raise ValueError("a user with TOTP needs the TOTP key to seal their secret")
+    secret = new_secret() if totp else None
     user = User(
         username=name,
         display_name=display_name.strip(),
         role=role.value,
         password_hash=_hasher.hash(password),
-        totp_secret=secret,
+        totp_secret=vault.seal(secret) if secret and vault else None,
         active=True,
-        failed_attempts=0,
     )
     session.add(user)
     session.flush()
@@ -168,14 +189,12 @@ def add_user(
         entity_id=user.id,
         detail={"username": name, "role": role.value, "totp": totp},
     )
-    uri = (
-        pyotp.TOTP(secret).provisioning_uri(name=name, issuer_name=TOTP_ISSUER) if secret else None
-    )
-    return NewUser(_view(user), secret, uri)
+    uri = provisioning_uri(secret, name) if secret else None
+    return NewUser(view(user), secret, uri)
 
 
 def list_users(session: Session) -> list[UserView]:
-    return [_view(u) for u in session.execute(select(User).order_by(User.username)).scalars()]
+    return [view(u) for u in session.execute(select(User).order_by(User.username)).scalars()]
 
 
 def get_user(session: Session, user_id: int) -> UserView | None:
@@ -183,112 +202,76 @@ def get_user(session: Session, user_id: int) -> UserView | None:
     user = session.get(User, user_id)
     if user is None or not user.active:
         return None
-    return _view(user)
+    return view(user)
+
+
+def _must_find(session: Session, username: str) -> User:
+    user = find_user(session, username, for_update=True)
+    if user is None:
+        raise AccountError(f"there is no user called {username!r}")
+    return user
 
 
 def disable_user(session: Session, username: str, *, actor: str) -> UserView:
-    """Stop a user signing in; their sessions end on their next request."""
-    user = _find(session, username)
-    if user is None:
-        raise AccountError(f"there is no user called {username!r}")
+    """Stop a user signing in and end every session they have open, at once."""
+    user = _must_find(session, username)
     if not user.active:
         raise AccountError(f"the user {user.username!r} is already disabled")
+    now = utcnow()
     user.active = False
-    user.disabled_at = utcnow()
+    user.disabled_at = now
+    ended = console_sessions.end_all(session, user.id, EndReason.DISABLED, now=now)
     audit.record(
         session,
         actor=actor,
         action="user.disable",
         entity="user",
         entity_id=user.id,
-        detail={"username": user.username},
+        detail={"username": user.username, "sessions_ended": ended},
     )
-    return _view(user)
+    return view(user)
 
 
-def _is_locked(user: User, now: datetime) -> bool:
-    return user.locked_until is not None and user.locked_until > now
+def replace_password(session: Session, user: User, password: str, *, actor: str) -> int:
+    """Set a new password and end every session of the user; how many were ended.
 
-
-def _fail(session: Session, user: User, now: datetime, action: str) -> SignInResult:
-    user.failed_attempts += 1
-    if user.failed_attempts >= MAX_FAILED_ATTEMPTS:
-        user.locked_until = now + LOCKOUT
-        user.failed_attempts = 0
+    The caller has the row locked (find_user/lock_user) and has checked who is asking."""
+    check_password_strength(password, user.username)
+    with contextlib.suppress(VerificationError, InvalidHashError):
+        if _hasher.verify(user.password_hash, password):
+            raise AccountError("the new password must be different from the current one")
+    user.password_hash = _hasher.hash(password)
+    ended = console_sessions.end_all(session, user.id, EndReason.PASSWORD, now=utcnow())
     audit.record(
         session,
-        actor=user.username,
-        action=action,
+        actor=actor,
+        action="user.password",
         entity="user",
         entity_id=user.id,
-        detail={"locked": user.locked_until is not None and user.locked_until > now},
+        detail={"username": user.username, "sessions_ended": ended},
     )
-    if _is_locked(user, now):
-        return SignInResult(SignInOutcome.LOCKED, locked_until=user.locked_until)
-    if action == "signin.bad_code":
-        return SignInResult(SignInOutcome.BAD_CODE)
-    return SignInResult(SignInOutcome.BAD_CREDENTIALS)
+    return ended
 
 
-def _succeed(session: Session, user: User, now: datetime) -> SignInResult:
-    user.failed_attempts = 0
-    user.locked_until = None
-    user.last_login_at = now
-    audit.record(session, actor=user.username, action="signin", entity="user", entity_id=user.id)
-    return SignInResult(SignInOutcome.OK, _view(user))
+def set_password(session: Session, username: str, password: str, *, actor: str) -> UserView:
+    """An administrator's reset (`cme users set-password`): every session of the user ends."""
+    user = _must_find(session, username)
+    replace_password(session, user, password, actor=actor)
+    return view(user)
 
 
-def check_password(
-    session: Session, username: str, password: str, *, now: datetime | None = None
-) -> SignInResult:
-    """The first step of signing in. A user with TOTP gets NEEDS_CODE, not OK."""
-    now = now or utcnow()
-    user = _find(session, username)
-    if user is None or not user.active:
-        with contextlib.suppress(VerificationError):
-            _hasher.verify(_dummy_hash(), password)
-        return SignInResult(SignInOutcome.BAD_CREDENTIALS)
-    if _is_locked(user, now):
-        return SignInResult(SignInOutcome.LOCKED, locked_until=user.locked_until)
-    try:
-        _hasher.verify(user.password_hash, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return _fail(session, user, now, "signin.bad_password")
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
-    if user.totp_secret:
-        return SignInResult(SignInOutcome.NEEDS_CODE, _view(user))
-    return _succeed(session, user, now)
+def seal_clear_totp_secrets(engine: Engine, vault: TotpVault) -> int:
+    """Seal the TOTP secrets written in clear before secrets were sealed; how many.
 
-
-def check_code(
-    session: Session, user_id: int, code: str, *, now: datetime | None = None
-) -> SignInResult:
-    """The second step: a code from the user's authenticator app, each usable once."""
-    now = now or utcnow()
-    user = session.get(User, user_id)
-    if user is None or not user.active or not user.totp_secret:
-        return SignInResult(SignInOutcome.BAD_CREDENTIALS)
-    if _is_locked(user, now):
-        return SignInResult(SignInOutcome.LOCKED, locked_until=user.locked_until)
-    digits = code.replace(" ", "").strip()
-    step = _matching_step(user.totp_secret, digits, now)
-    if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
-        return _fail(session, user, now, "signin.bad_code")
-    user.totp_last_step = step
-    return _succeed(session, user, now)
-
-
-def _matching_step(secret: str, code: str, now: datetime) -> int | None:
-    """The time step whose code matches, allowing one step of clock drift either way."""
-    if not (len(code) == 6 and code.isdigit()):
-        return None
-    totp = pyotp.TOTP(secret)
-    current = int(now.timestamp()) // totp.interval
-    for step in (current - 1, current, current + 1):
-        if pyotp.utils.strings_equal(totp.generate_otp(step), code):
-            return step
-    return None
+    Run by `cme init` after the migrations (a migration cannot read keys/)."""
+    sealed = 0
+    with session_scope(engine) as session:
+        query = select(User).where(User.totp_secret.is_not(None)).with_for_update()
+        for user in session.execute(query).scalars():
+            if user.totp_secret and is_clear(user.totp_secret):
+                user.totp_secret = vault.seal(user.totp_secret)
+                sealed += 1
+    return sealed
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from lost_pupil.errors import LostPupilError
 from lost_pupil.index import insert_rows, pupil_row
 from lost_pupil.models import CtfFileRecord
 from lost_pupil.store import FileStore
-from parsers.ctf import CHUNK_BYTES, MAX_CTF_BYTES, CtfReader
+from parsers.ctf import CHUNK_BYTES, MAX_CTF_BYTES, CtfReader, DestinationKind
 from parsers.errors import ParseError
 
 BATCH = 2000
@@ -32,6 +32,15 @@ class ImportResult:
     source_laestab: str
     #: Pupils indexed with something missing or invalid: (position, messages).
     pupil_problems: tuple[tuple[int, tuple[str, ...]], ...] = ()
+
+
+def addressed_to_a_school(lea: str, estab: str) -> LostPupilError:
+    """The refusal of a school-to-school transfer: the store holds only files whose
+    destination is unknown (XXX) or outside S2S (MMM), never one a school is waiting for."""
+    return LostPupilError(
+        f"this CTF is addressed to school {lea}/{estab} (a school-to-school transfer), "
+        "not a lost-pupil file: send it through S2S to that school"
+    )
 
 
 def _hash(fh: IO[bytes], max_bytes: int) -> tuple[str, int]:
@@ -62,7 +71,8 @@ def import_ctf(
     """Store and index a CTF read from a seekable binary file, in the caller's transaction.
 
     A file that is not a readable CTF raises ParseError and leaves nothing behind: the
-    encrypted copy is discarded and no row is flushed that the caller would commit. The
+    encrypted copy is discarded and no row is flushed that the caller would commit. So
+    does a CTF addressed to a real school (LostPupilError naming it). The
     same file uploaded twice is stored and indexed once (duplicate=True the second time).
     """
     now = now or utcnow()
@@ -73,6 +83,9 @@ def import_ctf(
     if existing is not None and existing.disposed_at is None:
         if expected_source and existing.source_laestab != expected_source:
             raise LostPupilError("this file is held already, uploaded by another school")
+        if existing.dest_kind == DestinationKind.SCHOOL.value:  # stored before it was refused
+            code = existing.dest_code
+            raise addressed_to_a_school(code[:3], code[3:])
         return ImportResult(
             existing.id,
             sha,
@@ -100,6 +113,8 @@ def import_ctf(
                 f"the CTF says it comes from school {header.source.laestab}, but this upload "
                 f"is from school {expected_source}; upload your own school's files only"
             )
+        if header.dest_kind is DestinationKind.SCHOOL:
+            raise addressed_to_a_school(header.dest.lea, header.dest.estab)
         record = existing or CtfFileRecord(sha256=sha)
         record.size = size
         record.original_name = original_name

@@ -10,11 +10,12 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from rapidfuzz.distance import JaroWinkler
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from lost_pupil.index import name_keys, name_parts, normalise_name, phonetic, swap_day_month
 from lost_pupil.models import KeyKind, LostPupil, PupilKey
+from parsers.ctf import DestinationKind
 from parsers.identifiers import normalise_postcode, normalise_upn
 
 #: Rows scored per search at most; blocks are ranked so the best-supported come first.
@@ -108,6 +109,13 @@ ROW_COLUMNS = (
     LostPupil.status,
     LostPupil.file_id,
 )
+
+
+def listed_as_lost() -> ColumnElement[bool]:
+    """The index rows that are lost pupils. A CTF addressed to a real school (a
+    school-to-school transfer) is refused on import now, but rows stored before that are
+    still in the index: they are never offered as a lost pupil, here or in matching."""
+    return LostPupil.dest_kind != DestinationKind.SCHOOL.value
 
 
 def _names(row: IndexRow, part: str) -> list[tuple[str, str]]:
@@ -318,7 +326,7 @@ def search(session: Session, query: SearchQuery, limit: int = 20) -> list[Candid
     ids = order[:MAX_SCORED]
     if not ids:
         return []
-    stmt = select(*ROW_COLUMNS).where(LostPupil.id.in_(ids))
+    stmt = select(*ROW_COLUMNS).where(LostPupil.id.in_(ids), listed_as_lost())
     if query.statuses:
         stmt = stmt.where(LostPupil.status.in_(query.statuses))
     out = []

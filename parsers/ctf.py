@@ -14,6 +14,7 @@ from lxml import etree
 
 from parsers.errors import ParseError
 from parsers.identifiers import UpnCheck, check_upn, normalise_postcode
+from parsers.xmlsafe import check_parsed, safe_pull_parser
 
 #: Versions this reader was written against; older ones lack fields we rely on.
 MIN_VERSION = 17
@@ -26,7 +27,10 @@ LOST_CODES = frozenset({"XXXXXXX", "XXX", "XXXX"})
 OUT_OF_S2S_CODES = frozenset({"MMMMMMM", "MMM", "MMMM"})
 SEXES = frozenset({"M", "F", "U", "W", "9"})
 # A DOCTYPE may only stand in the prolog; once the root element has opened it cannot appear.
+# This byte scan refuses one early in ASCII-compatible encodings; check_parsed() refuses
+# one in any encoding libxml2 reads (UTF-16 with or without a BOM, UTF-32...).
 _DANGEROUS = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+_REFUSED_FIX = "export the CTF again without them"
 
 
 class DestinationKind(StrEnum):
@@ -501,17 +505,7 @@ class CtfReader:
         self._size = 0
         self._prolog = b""
         self._root_seen = False
-        self._parser = etree.XMLPullParser(
-            events=("end",),
-            tag=("Header", "Pupil"),
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
-            dtd_validation=False,
-            huge_tree=False,
-            remove_comments=True,
-            remove_pis=True,
-        )
+        self._parser = safe_pull_parser(events=("end",), tag=("Header", "Pupil"))
         self._header: CtfHeader | None = None
         self._pending: deque[CtfPupil] = deque()
         self._count = 0
@@ -554,7 +548,7 @@ class CtfReader:
             if _DANGEROUS.search(window):
                 raise ParseError(
                     "the file declares a DOCTYPE or entities, which are refused for safety; "
-                    "export the CTF again without them"
+                    f"{_REFUSED_FIX}"
                 )
             self._prolog = window
 
@@ -579,6 +573,8 @@ class CtfReader:
         return True
 
     def _check_root(self, el: Any) -> None:
+        # Before anything of the document is used: the prolog has been read by now.
+        check_parsed(el, what="file", fix=_REFUSED_FIX)
         root = el.getroottree().getroot()
         if root.tag != "CTfile":
             raise ParseError(f"the root element is {root.tag!r}, not 'CTfile': this is not a CTF")

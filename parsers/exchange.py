@@ -12,7 +12,7 @@ from typing import Any
 from lxml import etree
 
 from parsers.errors import ParseError
-from parsers.xmlsafe import parse_xml, safe_parser
+from parsers.xmlsafe import parse_xml
 
 NS = "urn:cme-gateway:exchange:1"
 MAX_DOCUMENT_BYTES = 1024 * 1024
@@ -108,7 +108,7 @@ class Document:
 @cache
 def _schema() -> etree.XMLSchema:
     data = resources.files("parsers").joinpath("schemas", "exchange.xsd").read_bytes()
-    return etree.XMLSchema(etree.fromstring(data, parser=safe_parser()))
+    return etree.XMLSchema(parse_xml(data, what="exchange schema"))
 
 
 def _text(el: Any, name: str) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from lxml import etree
 
@@ -26,6 +26,42 @@ def safe_parser(*, remove_blank_text: bool = False) -> etree.XMLParser:
     )
 
 
+def safe_pull_parser(
+    *, events: tuple[Literal["start", "end"], ...], tag: tuple[str, ...]
+) -> etree.XMLPullParser:
+    """The streaming twin of safe_parser(), for readers fed in chunks (CTF).
+
+    A DTD declared in an encoding the byte scan cannot see (UTF-16) is still parsed;
+    call check_parsed() on the first element it yields, and on the root at close().
+    """
+    return etree.XMLPullParser(
+        events=events,
+        tag=tag,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
+def check_parsed(
+    el: Any, *, what: str = "XML", fix: str = "send the document without them"
+) -> None:
+    """Refuse a parsed document that declared a DTD, in whatever encoding it came.
+
+    Any element will do: the document's DOCTYPE is known once its root has started.
+    Nothing was expanded (entities off), but such a file is hostile to the next tool.
+    """
+    docinfo = el.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
+        raise ParseError(
+            f"the {what} declares a DOCTYPE or entities, which are refused for safety; {fix}"
+        )
+
+
 def reject_doctype(data: bytes) -> None:
     """Refuse any document that declares a DTD: that is where XML bombs and XXE live."""
     # A DOCTYPE can only stand in the prolog; 64 KiB is far more than any real prolog.
@@ -47,11 +83,6 @@ def parse_xml(data: bytes, *, max_bytes: int = MAX_XML_BYTES, what: str = "XML")
     except etree.XMLSyntaxError as exc:
         raise ParseError(f"the {what} is not well-formed XML: {exc.msg}") from None
     # The byte scan above misses a DOCTYPE in UTF-16 and other encodings; the parsed
-    # document does not. Nothing was expanded (entities off), but refuse it all the same.
-    docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None:  # type: ignore[union-attr]
-        raise ParseError(
-            f"the {what} declares a DOCTYPE or entities, which are refused for safety; "
-            "send the document without them"
-        )
+    # document does not.
+    check_parsed(root, what=what)
     return root

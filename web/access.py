@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
+from gateway import console_sessions
+from gateway.console_sessions import EndReason
+from gateway.db import utcnow
 from gateway.users import Role, UserView, get_user
 from web.db import db
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: Session keys; the cookie is signed, so a client cannot forge these.
-USER_ID = "uid"
-LAST_SEEN = "seen"
-SIGNED_IN_AT = "since"
-#: However active, a session ends after this long and the user signs in again.
-MAX_SESSION_SECONDS = 12 * 3600
+#: The key in the (signed) cookie for the server-side session's random id (console_sessions).
+SESSION_ID = "sid"
 
 
 def public(view: F) -> F:
@@ -82,22 +81,69 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-def start_session(user: UserView) -> None:
-    """A fresh session for a user who has just proved who they are."""
+def client_address() -> str | None:
+    """The client's address as the web server saw it: waitress puts the proxy's client here
+    only when web.trusted_proxy names that proxy, so a forged X-Forwarded-For counts for
+    nothing."""
+    return request.remote_addr
+
+
+def drop_session() -> None:
+    """Forget this browser's session before it signs in again, ending it on the server too
+    (so no copy of the old cookie outlives it). The caller commits."""
+    previous = session.get(SESSION_ID)
     session.clear()
-    now = int(time.time())
-    session[USER_ID] = user.id
-    session[SIGNED_IN_AT] = now
-    session[LAST_SEEN] = now
+    if isinstance(previous, str):
+        console_sessions.end(db(), previous, EndReason.REPLACED, now=utcnow())
+
+
+def start_session(user: UserView) -> None:
+    """A fresh session for a user who has just proved who they are; the caller commits."""
+    drop_session()
+    now = utcnow()
+    session[SESSION_ID] = console_sessions.start(
+        db(),
+        user.id,
+        now=now,
+        client=client_address(),
+        user_agent=request.user_agent.string,
+    )
 
 
 def end_session() -> None:
+    """Sign the browser out: its server-side session ends, so a copy of the cookie is dead.
+    The caller commits."""
+    token = session.get(SESSION_ID)
+    user = current_user()
+    if isinstance(token, str) and user is not None:
+        console_sessions.sign_out(db(), token, actor=user.username, now=utcnow())
     session.clear()
 
 
 def _to_sign_in() -> Response:
     # Only the path: a query string could carry search terms about a child.
     return redirect(url_for("auth.sign_in", next=request.path))
+
+
+def _resume(app: Flask) -> UserView | None:
+    """The user of this browser's session, if it is still open; ends it if it ran out."""
+    token = session.get(SESSION_ID)
+    if not isinstance(token, str):
+        return None
+    idle = int(app.config["CME_IDLE_SECONDS"])
+    resumed = console_sessions.resume(db(), token, now=utcnow(), idle=timedelta(seconds=idle))
+    user = get_user(db(), resumed.user_id) if resumed.user_id is not None else None
+    db().commit()
+    if user is not None:
+        return user
+    session.clear()
+    if resumed.ended is EndReason.IDLE:
+        flash(f"You were signed out after {idle // 60} minutes without activity.", "timeout")
+    elif resumed.ended is EndReason.EXPIRED:
+        flash("Your session has ended: sign in again each working day.", "timeout")
+    elif resumed.ended is EndReason.PASSWORD:
+        flash("You were signed out because the password was changed: sign in again.", "timeout")
+    return None
 
 
 def gate() -> Response | None:
@@ -107,25 +153,7 @@ def gate() -> Response | None:
     g.user = None
     if endpoint == "static":
         return None
-    uid = session.get(USER_ID)
-    if uid is not None:
-        now = int(time.time())
-        idle = app.config["CME_IDLE_SECONDS"]
-        seen = int(session.get(LAST_SEEN, 0))
-        since = int(session.get(SIGNED_IN_AT, 0))
-        if now - seen > idle:
-            end_session()
-            flash(f"You were signed out after {idle // 60} minutes without activity.", "timeout")
-        elif now - since > MAX_SESSION_SECONDS:
-            end_session()
-            flash("Your session has ended: sign in again each working day.", "timeout")
-        else:
-            user = get_user(db(), int(uid))
-            if user is None:
-                end_session()
-            else:
-                g.user = user
-                session[LAST_SEEN] = now
+    g.user = _resume(app)
     if is_public(app, endpoint):
         return None
     assert endpoint is not None

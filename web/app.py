@@ -13,8 +13,10 @@ from sqlalchemy import Engine
 from gateway.cases.workflow import load_workflow
 from gateway.home import HomeError, open_engine
 from gateway.settings import Settings
+from gateway.totp import TotpVault
 from web import (
     access,
+    account,
     admin,
     auth,
     cases,
@@ -66,6 +68,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Flask:
     )
     app.extensions["cme.settings"] = settings
     app.extensions["cme.engine"] = engine if engine is not None else open_engine(settings)
+    app.extensions["cme.totp"] = TotpVault.load(settings.keys_dir)
     workflow = load_workflow(settings.workflow.file)
 
     app.before_request(access.gate)
@@ -95,6 +98,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Flask:
     app.register_blueprint(quarantine.bp)
     app.register_blueprint(refer.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(account.bp)
     app.register_blueprint(exchange.bp)
     app.register_blueprint(lost_pupil.bp)
     app.register_blueprint(lost_pupil.school_bp)

@@ -1,4 +1,8 @@
-"""The public referral form: no sign-in, stored whole in the raw store before we say thanks."""
+"""The public referral form: no sign-in, stored whole in the raw store before we say thanks.
+
+Each page carries a one-time token (a page is sent once), and submissions are
+rate-limited per client address and per referrer address, counted in the database.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +17,14 @@ from typing import Any
 from flask import Blueprint, current_app, render_template, request
 from werkzeug.exceptions import ServiceUnavailable
 
+from gateway import formtokens
 from gateway.db import utcnow
+from gateway.formtokens import Claim, FormToken, FormTokenInvalid
 from gateway.intake.rawstore import Arrival, RawStore, RawStoreError
 from gateway.models.intake import IntakeChannel
+from gateway.ratelimit import Decision, referrer_key
 from parsers.identifiers import normalise_postcode
+from web import ratelimit
 from web.access import public
 from web.db import engine, settings
 from web.form_errors import FormErrors
@@ -41,6 +49,12 @@ FIELDS: tuple[tuple[str, str, int], ...] = (
     ("referrer_phone", "Referrer phone", 40),
 )
 URGENCIES = {"routine": "Routine", "urgent": "Urgent", "safeguarding": "Safeguarding concern"}
+FORM = "refer"
+TOKEN_FIELD = "form_token"  # noqa: S105 - a form field's name
+EXPIRED_NOTICE = (
+    "This page had been open for too long, so your referral was not sent. "
+    "Check your answers and send the referral again."
+)
 _store_lock = threading.Lock()
 
 
@@ -135,14 +149,77 @@ def as_message(values: dict[str, str], inbox: str) -> bytes:
     return msg.as_bytes()
 
 
+def _secret() -> bytes:
+    key = current_app.secret_key
+    return key if isinstance(key, bytes) else str(key).encode()
+
+
+def _new_token() -> str:
+    return formtokens.issue(_secret(), FORM)
+
+
+def _read_token() -> FormToken | None:
+    hours = settings().limits.refer_token_hours
+    try:
+        return formtokens.read(
+            _secret(), FORM, request.form.get(TOKEN_FIELD, ""), max_age_seconds=hours * 3600
+        )
+    except FormTokenInvalid:
+        return None
+
+
+def _form_page(
+    errors: FormErrors, values: dict[str, str], token: str, status: int = 200, notice: str = ""
+) -> tuple[str, int]:
+    page = render_template(
+        "refer/form.html", errors=errors, values=values, form_token=token, notice=notice
+    )
+    return page, status
+
+
+def _already_sent(claim: Claim) -> tuple[str, int]:
+    return render_template("refer/already_sent.html", reference=claim.reference), 409
+
+
+def _over_limit(values: dict[str, str]) -> Decision | None:
+    """Count this submission against its client and its referrer; the first refusal, if any."""
+    decisions = [ratelimit.hit("refer_per_client", ratelimit.client())]
+    referrer = referrer_key(values.get("referrer_email"), values.get("referrer_phone"))
+    if referrer is not None:
+        decisions.append(ratelimit.hit("refer_per_referrer", referrer))
+    refused = [d for d in decisions if not d.allowed]
+    return max(refused, key=lambda d: d.retry_after) if refused else None
+
+
+def _too_many(decision: Decision) -> tuple[str, int, dict[str, str]]:
+    page = render_template(
+        "refer/too_many.html",
+        wait=ratelimit.wait_phrase(decision.retry_after),
+        inbox=settings().core.inbox_addresses[0],
+    )
+    return page, 429, {"Retry-After": str(decision.retry_after)}
+
+
 @bp.route("", methods=["GET", "POST"])
 @public
-def refer_form() -> tuple[str, int] | str:
+def refer_form() -> tuple[str, int] | tuple[str, int, dict[str, str]]:
     if request.method == "GET":
-        return render_template("refer/form.html", errors=FormErrors(), values={"urgency": ""})
+        return _form_page(FormErrors(), {"urgency": ""}, _new_token())
     values, errors = validate(request.form)
+    token = _read_token()
+    if token is None:
+        return _form_page(errors, values, _new_token(), 400, notice=EXPIRED_NOTICE)
     if errors:
-        return render_template("refer/form.html", errors=errors, values=values), 400
+        return _form_page(errors, values, request.form[TOKEN_FIELD], 400)
+    earlier = formtokens.spent(engine(), token)
+    if earlier is not None:
+        return _already_sent(earlier)
+    refused = _over_limit(values)
+    if refused is not None:
+        return _too_many(refused)
+    claim = formtokens.claim(engine(), token)
+    if not claim.claimed:
+        return _already_sent(claim)
     raw = as_message(values, settings().core.inbox_addresses[0])
     try:
         stored = raw_store().store(
@@ -154,9 +231,11 @@ def refer_form() -> tuple[str, int] | str:
             ),
         )
     except RawStoreError:
+        formtokens.release(engine(), token)
         current_app.logger.error("referral form could not be stored")
         raise ServiceUnavailable(
             "Your referral could not be saved. Nothing was sent. Try again in a few minutes."
         ) from None
     reference = f"WEB-{stored.sha256[:8].upper()}"
+    formtokens.complete(engine(), token, reference)
     return render_template("refer/done.html", reference=reference), 201

@@ -25,8 +25,17 @@ DRAIN_SECONDS = 10.0
 class WebServer:
     """A waitress server on its own thread, with a stop that lets running requests finish."""
 
-    def __init__(self, app: Flask, host: str, port: int, *, https: bool = False) -> None:
+    def __init__(
+        self, app: Flask, host: str, port: int, *, https: bool = False, trusted_proxy: str = ""
+    ) -> None:
         self.app = app
+        # Behind a reverse proxy every request comes from the proxy: trust its
+        # X-Forwarded-For (and only its) so sign-in throttling sees each client's address.
+        proxy: dict[str, Any] = (
+            {"trusted_proxy": trusted_proxy, "trusted_proxy_headers": {"x-forwarded-for"}}
+            if trusted_proxy
+            else {}
+        )
         server = create_server(
             app,
             host=host,
@@ -36,6 +45,7 @@ class WebServer:
             # TLS ends at the reverse proxy; this makes Flask build https:// URLs.
             url_scheme="https" if https else "http",
             clear_untrusted_proxy_headers=True,
+            **proxy,
         )
         if not isinstance(server, BaseWSGIServer):  # pragma: no cover - one listen address
             raise RuntimeError("the console listens on exactly one address")
@@ -105,7 +115,11 @@ def start_web(settings: Settings, engine: Engine) -> Callable[[], None]:
     from web.app import create_app
 
     web = WebServer(
-        create_app(settings, engine), settings.web.host, settings.web.port, https=settings.web.https
+        create_app(settings, engine),
+        settings.web.host,
+        settings.web.port,
+        https=settings.web.https,
+        trusted_proxy=settings.web.trusted_proxy,
     ).start()
     log.info("web console listening", extra={"host": web.host, "port": web.port})
     return web.stop

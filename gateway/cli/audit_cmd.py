@@ -1,4 +1,4 @@
-"""`cme audit verify`: check the hash chain of the audit log."""
+"""`cme audit verify` and `cme audit anchor`: check the keyed chain, anchor its head."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from gateway import audit as audit_log
+from gateway import audit_anchor
 from gateway.cli.context import unit_of_work
 
 
@@ -17,11 +17,34 @@ def audit() -> None:
 
 @audit.command("verify")
 def verify() -> None:
-    """Check the audit chain; exit 1 naming the first bad entry."""
-    with unit_of_work() as (_s, session):
-        result = audit_log.verify(session)
-    if result.ok:
-        click.echo(f"audit log intact: {result.entries} entries")
-        return
-    click.echo(f"audit log BROKEN at entry {result.first_bad_id}: {result.problem}", err=True)
-    sys.exit(1)
+    """Check the audit chain and its anchors; exit 1 naming the first bad entry."""
+    with unit_of_work() as (s, session):
+        checked = audit_anchor.verify_home(session, s)
+    result = checked.result
+    for note in checked.notes:
+        click.echo(f"note: {note}", err=True)
+    if not result.ok:
+        where = f" at entry {result.first_bad_id}" if result.first_bad_id is not None else ""
+        click.echo(f"audit log BROKEN{where}: {result.problem}", err=True)
+        sys.exit(1)
+    keyed = (
+        f", keyed from entry {result.keyed_from}" if result.keyed_from is not None else ", unkeyed"
+    )
+    last = result.last_anchor
+    anchored = (
+        f", {result.anchors} anchor(s), the last of entry {last.entry_id} at {last.at}"
+        if last is not None
+        else ""
+    )
+    click.echo(f"audit log intact: {result.entries} entries{keyed}{anchored}")
+
+
+@audit.command("anchor")
+def anchor() -> None:
+    """Record the newest entry's id and hash outside the database, now."""
+    with unit_of_work() as (s, session):
+        written = audit_anchor.write_anchor(session, s)
+    click.echo(
+        f"anchored entry {written.entry_id} (hash {written.head[:16]}...) at {written.at} "
+        f"in {audit_anchor.anchor_path(s)}"
+    )

@@ -1,13 +1,34 @@
-"""`cme users`: add, list and disable the people who may sign in to the console."""
+"""`cme users`: add, list and disable the people who may sign in, and set their passwords."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
 from gateway.cli.context import actor, unit_of_work
-from gateway.users import Role, add_user, disable_user, list_users, parse_role
+from gateway.errors import UserError
+from gateway.totp import TotpVault
+from gateway.users import Role, add_user, disable_user, list_users, parse_role, set_password
+
+_PASSWORD_FILE = click.option(
+    "--password-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read the password from this file (its first line) instead of asking; for scripts.",
+)
+
+
+def _password(password_file: Path | None) -> str:
+    """From the file if given (never from an argument: it would show in `ps` and history)."""
+    if password_file is None:
+        return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+    lines = password_file.read_text(encoding="utf-8").splitlines()
+    if not lines or not lines[0]:
+        raise UserError(
+            f"the password file {password_file} is empty: put the password on its first line"
+        )
+    return lines[0]
 
 
 @click.group("users")
@@ -26,10 +47,13 @@ def users() -> None:
     help="officer: cases; manager: also signs off no-trace closures; admin: everything.",
 )
 @click.option("--totp/--no-totp", default=False, help="Require a code from an authenticator app.")
-def add_command(username: str, display_name: str, role: str, totp: bool) -> None:
+@_PASSWORD_FILE
+def add_command(
+    username: str, display_name: str, role: str, totp: bool, password_file: Path | None
+) -> None:
     """Add USERNAME; asks for the password (twice) so it never appears in the shell history."""
-    password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    with unit_of_work() as (_settings, session):
+    password = _password(password_file)
+    with unit_of_work() as (settings, session):
         new = add_user(
             session,
             username=username,
@@ -38,12 +62,24 @@ def add_command(username: str, display_name: str, role: str, totp: bool) -> None
             display_name=display_name,
             totp=totp,
             actor=actor(),
+            vault=TotpVault.load(settings.keys_dir) if totp else None,
         )
     click.echo(f"added {new.user.username} ({new.user.role.value})")
     if new.totp_secret:
         click.echo("Load this into the user's authenticator app (it is shown only once):")
         click.echo(f"  secret: {new.totp_secret}")
         click.echo(f"  uri:    {new.totp_uri}")
+
+
+@users.command("set-password")
+@click.argument("username")
+@_PASSWORD_FILE
+def set_password_command(username: str, password_file: Path | None) -> None:
+    """Give USERNAME a new password; every session they have open ends at once."""
+    password = _password(password_file)
+    with unit_of_work() as (_settings, session):
+        user = set_password(session, username, password, actor=actor())
+    click.echo(f"new password set for {user.username}; their sessions have ended")
 
 
 @users.command("list")
@@ -76,7 +112,7 @@ def list_command(as_json: bool) -> None:
 @users.command("disable")
 @click.argument("username")
 def disable_command(username: str) -> None:
-    """Stop USERNAME signing in; their open sessions end on their next request."""
+    """Stop USERNAME signing in; every session they have open ends at once."""
     with unit_of_work() as (_settings, session):
         user = disable_user(session, username, actor=actor())
     click.echo(f"disabled {user.username}")

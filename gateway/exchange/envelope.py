@@ -92,48 +92,55 @@ def open_message(
     wire_sha: str | None = None
     last_layer_signed = False
     current = data
-    for _ in range(MAX_LAYERS):
-        if current[:1] == b"\x30":
-            if wire_sha is None:
-                wire_sha = hashlib.sha256(current).hexdigest()
-            kind = _content_type(current)
-            if kind == "signed_data":
-                verified = verify_signed_data(current, trusted, now=now)
+    try:
+        for _ in range(MAX_LAYERS):
+            if current[:1] == b"\x30":
+                if wire_sha is None:
+                    wire_sha = hashlib.sha256(current).hexdigest()
+                kind = _content_type(current)
+                if kind == "signed_data":
+                    verified = verify_signed_data(current, trusted, now=now)
+                    if signer is not None and fingerprint(signer) != fingerprint(verified.signer):
+                        raise UntrustedMessage("layers signed by different certificates")
+                    signer = verified.signer
+                    current = verified.content
+                    layers.append("signed")
+                    last_layer_signed = True
+                elif kind == "enveloped_data":
+                    if require_outer_signature and signer is None:
+                        raise UntrustedMessage("encrypted layer not inside a verified signature")
+                    current = smime.decrypt(current, identity)
+                    layers.append("enveloped")
+                    last_layer_signed = False
+                else:
+                    raise UntrustedMessage(f"unexpected CMS content type {kind}")
+                continue
+            entity = smime.read_entity(current)
+            if entity.cms_der is not None:
+                current = entity.cms_der
+                continue
+            if entity.signed_part is not None and entity.signature_der is not None:
+                if wire_sha is None:
+                    wire_sha = hashlib.sha256(entity.signature_der).hexdigest()
+                verified = verify_signed_data(
+                    entity.signature_der, trusted, now=now, detached=entity.signed_part
+                )
                 if signer is not None and fingerprint(signer) != fingerprint(verified.signer):
                     raise UntrustedMessage("layers signed by different certificates")
                 signer = verified.signer
-                current = verified.content
-                layers.append("signed")
+                current = entity.signed_part
+                layers.append("clear-signed")
                 last_layer_signed = True
-            elif kind == "enveloped_data":
-                if require_outer_signature and signer is None:
-                    raise UntrustedMessage("encrypted layer not inside a verified signature")
-                current = smime.decrypt(current, identity)
-                layers.append("enveloped")
-                last_layer_signed = False
-            else:
-                raise UntrustedMessage(f"unexpected CMS content type {kind}")
-            continue
-        entity = smime.read_entity(current)
-        if entity.cms_der is not None:
-            current = entity.cms_der
-            continue
-        if entity.signed_part is not None and entity.signature_der is not None:
-            if wire_sha is None:
-                wire_sha = hashlib.sha256(entity.signature_der).hexdigest()
-            verified = verify_signed_data(
-                entity.signature_der, trusted, now=now, detached=entity.signed_part
-            )
-            if signer is not None and fingerprint(signer) != fingerprint(verified.signer):
-                raise UntrustedMessage("layers signed by different certificates")
-            signer = verified.signer
-            current = entity.signed_part
-            layers.append("clear-signed")
-            last_layer_signed = True
-            continue
-        if signer is None or not last_layer_signed:
-            raise UntrustedMessage("the content is not directly covered by a signature")
-        if "enveloped" not in layers:
-            raise UntrustedMessage("the message was not encrypted")
-        return Opened(signer, entity.document, entity.text, str(wire_sha), tuple(layers))
-    raise UntrustedMessage("too many S/MIME layers")
+                continue
+            if signer is None or not last_layer_signed:
+                raise UntrustedMessage("the content is not directly covered by a signature")
+            if "enveloped" not in layers:
+                raise UntrustedMessage("the message was not encrypted")
+            return Opened(signer, entity.document, entity.text, str(wire_sha), tuple(layers))
+        raise UntrustedMessage("too many S/MIME layers")
+    except UntrustedMessage as exc:
+        # Past a verified signature the sender is a pinned partner: the quarantine may keep
+        # such a message whole; anything refused before that is an anonymous sender's.
+        if exc.signer is None:
+            exc.signer = signer
+        raise

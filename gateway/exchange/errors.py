@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from cryptography import x509
+
 
 class ExchangeError(Exception):
     """Something in the exchange that a person has to fix; the message says what."""
+
+
+class ExchangeNotConfigured(ExchangeError):
+    """This authority has no exchange key yet (`cme keys init` has not been run)."""
 
 
 class UntrustedMessage(ExchangeError):
@@ -21,3 +27,6 @@ class UntrustedMessage(ExchangeError):
     def __init__(self, reason: str) -> None:
         super().__init__(self.GENERIC)
         self.reason = reason
+        # Set once a signature layer has verified against a pinned partner certificate:
+        # the failure came after the sender was authenticated.
+        self.signer: x509.Certificate | None = None

@@ -30,19 +30,68 @@ from parsers.exchange import Disposition, DocType, Document, parse_document, ren
 log = logging.getLogger(__name__)
 
 
-def quarantine(session: Session, channel: Channel, raw: bytes, reason: str) -> InboundOutcome:
+#: What a bounded quarantine record keeps of the message itself.
+PREFIX_BYTES = 256
+
+
+def quarantine(
+    session: Session,
+    channel: Channel,
+    raw: bytes,
+    reason: str,
+    *,
+    signer_la: str | None = None,
+    peer: str | None = None,
+    raw_ref: str | None = None,
+) -> InboundOutcome:
+    """Record a refusal: whole only if a pinned partner signed it, else a bounded record.
+
+    `signer_la` is the partner whose pinned certificate verified a signature on the
+    message. Anything else (unsigned, unknown signer, tampered) is anyone's post: it gets
+    hash, size, peer, reason and its first bytes, never its whole body. A mail's bytes
+    are already in the raw store (`raw_ref`), and a second copy is not kept twice.
+    """
+    sha = hashlib.sha256(raw).hexdigest()
+    whole = signer_la is not None and raw_ref is None and not _held_whole(session, sha)
     session.add(
         QuarantinedMessage(
             channel=channel.value,
-            reason=reason[:2000],
-            raw=raw,
-            sha256=hashlib.sha256(raw).hexdigest(),
+            reason=reason[: 2000 if signer_la else 500],
+            raw=raw if whole else None,
+            sha256=sha,
+            size=len(raw),
+            prefix=raw[:PREFIX_BYTES],
+            peer=peer[:200] if peer else None,
+            signer_la=signer_la,
+            raw_ref=raw_ref,
         )
     )
     session.flush()
     # The reason stays in the quarantine table; logs carry no message content.
-    log.warning("exchange message quarantined", extra={"channel": channel.value})
+    log.warning(
+        "exchange message quarantined",
+        extra={"channel": channel.value, "authenticated": signer_la is not None},
+    )
     return InboundOutcome(Verdict.REFUSED, detail=UntrustedMessage.GENERIC)
+
+
+def _held_whole(session: Session, sha256: str) -> bool:
+    found = session.execute(
+        select(QuarantinedMessage.id)
+        .where(QuarantinedMessage.sha256 == sha256, QuarantinedMessage.raw.is_not(None))
+        .limit(1)
+    ).first()
+    return found is not None
+
+
+def signer_of(session: Session, exc: UntrustedMessage) -> str | None:
+    """The LA of the pinned partner whose signature verified before the refusal, if any."""
+    if exc.signer is None:
+        return None
+    try:
+        return partner_for_certificate(session, exc.signer).la_code
+    except ExchangeError:
+        return None
 
 
 def _open(
@@ -102,25 +151,40 @@ def receive(
     *,
     now: datetime | None = None,
     opened: tuple[Opened, Partner] | None = None,
+    peer: str | None = None,
+    raw_ref: str | None = None,
 ) -> InboundOutcome:
     """The one inbound path for both transports; refusals are quarantined, never raised."""
     now = now or utcnow()
     try:
         opened_msg, partner = opened or _open(session, identity, raw, channel, now)
+    except UntrustedMessage as exc:
+        return quarantine(
+            session, channel, raw, exc.reason,
+            signer_la=signer_of(session, exc), peer=peer, raw_ref=raw_ref,
+        )  # fmt: skip
+
+    def refuse(reason: str) -> InboundOutcome:
+        # The outer signature verified against this partner's pinned certificate.
+        return quarantine(
+            session, channel, raw, reason, signer_la=partner.la_code, peer=peer, raw_ref=raw_ref
+        )
+
+    try:
         if opened_msg.document is None:
             raise UntrustedMessage("no exchange document in the message")
         doc = parse_document(opened_msg.document)
         _check_header(doc, partner, settings)
     except UntrustedMessage as exc:
-        return quarantine(session, channel, raw, exc.reason)
+        return refuse(exc.reason)
     except ParseError as exc:
-        return quarantine(session, channel, raw, f"invalid document: {exc}")
+        return refuse(f"invalid document: {exc}")
 
     if doc.doc_type is DocType.RECEIPT:
         try:
             accept_receipt(session, doc, partner, now=now)
         except ExchangeError as exc:
-            return quarantine(session, channel, raw, f"receipt refused: {exc}")
+            return refuse(f"receipt refused: {exc}")
         return InboundOutcome(Verdict.RECEIPT, doc.header.message_id, None, partner.la_code)
 
     existing = session.execute(
@@ -139,12 +203,10 @@ def receive(
                 partner.la_code,
                 "already received; the stored receipt is returned",
             )
-        return quarantine(session, channel, raw, "replay: message id reused with other bytes")
+        return refuse("replay: message id reused with other bytes")
     window = timedelta(seconds=settings.exchange.time_window_seconds)
     if abs(now - doc.header.created_at) > window:
-        return quarantine(
-            session, channel, raw, f"outside the time window: created {doc.header.created_at}"
-        )
+        return refuse(f"outside the time window: created {doc.header.created_at}")
 
     receipt_id, receipt = make_receipt(settings, identity, partner, doc, opened_msg.wire_sha256)
     row = ExchangeMessage(

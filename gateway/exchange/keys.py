@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from gateway.exchange.errors import ExchangeError
+from gateway.exchange.errors import ExchangeError, ExchangeNotConfigured
 
 KEY_FILE = "exchange.key"
 CERT_FILE = "exchange.crt"
@@ -147,7 +147,9 @@ def load_identity(keys_dir: Path) -> Identity:
             for p in (keys_dir / KEY_FILE, keys_dir / CERT_FILE)
         )
     except FileNotFoundError:
-        raise ExchangeError(f"no exchange key in {keys_dir}; run `cme keys init` first") from None
+        raise ExchangeNotConfigured(
+            f"no exchange key in {keys_dir}; run `cme keys init` first"
+        ) from None
     return _load_identity(keys_dir, stamp)
 
 
@@ -159,7 +161,9 @@ def _load_identity(keys_dir: Path, _stamp: tuple[tuple[int, int], ...]) -> Ident
         key_pem = (keys_dir / KEY_FILE).read_bytes()
         cert_pem = (keys_dir / CERT_FILE).read_bytes()
     except FileNotFoundError:
-        raise ExchangeError(f"no exchange key in {keys_dir}; run `cme keys init` first") from None
+        raise ExchangeNotConfigured(
+            f"no exchange key in {keys_dir}; run `cme keys init` first"
+        ) from None
     key = serialization.load_pem_private_key(key_pem, password=None)
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ExchangeError(f"{keys_dir / KEY_FILE} is not an RSA key")

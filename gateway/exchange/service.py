@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from gateway import jobs
@@ -19,6 +20,7 @@ from gateway.exchange.partners import partner_for_certificate, trusted_certifica
 from gateway.exchange.records import Channel, Direction, InboundOutcome, InStatus, Verdict
 from gateway.exchange.transport_mail import is_smime
 from gateway.models.exchange import ExchangeMessage
+from gateway.models.intake import RawMessage
 from gateway.outbox import queue as queue_outbox
 from gateway.settings import Settings
 
@@ -27,10 +29,24 @@ log = logging.getLogger(__name__)
 __all__ = ["handle_inbound_https", "handle_inbound_mail", "is_smime", "tick"]
 
 
-def handle_inbound_https(session: Session, settings: Settings, body: bytes) -> InboundOutcome:
-    """POST /exchange: the outcome carries the sealed receipt to answer with."""
+def handle_inbound_https(
+    session: Session, settings: Settings, body: bytes, peer: str | None = None
+) -> InboundOutcome:
+    """POST /exchange: the outcome carries the sealed receipt to answer with.
+
+    Raises ExchangeNotConfigured before `cme keys init` has made our key.
+    """
     identity = load_identity(settings.keys_dir)
-    return inbound.receive(session, settings, identity, body, Channel.HTTPS)
+    return inbound.receive(session, settings, identity, body, Channel.HTTPS, peer=peer)
+
+
+def _raw_row(session: Session, raw: bytes) -> tuple[str | None, str | None]:
+    """The raw store's row for these bytes ("raw:ID", its peer): the mail is kept there."""
+    sha = hashlib.sha256(raw).hexdigest()
+    row = session.execute(
+        select(RawMessage.id, RawMessage.peer).where(RawMessage.sha256 == sha)
+    ).first()
+    return (f"raw:{row.id}", row.peer) if row is not None else (None, None)
 
 
 def handle_inbound_mail(
@@ -43,6 +59,8 @@ def handle_inbound_mail(
     """
     identity = load_identity(settings.keys_dir)
     now = utcnow()
+    # The whole mail is in the raw store already: the exchange quarantine points at it.
+    raw_ref, peer = _raw_row(session, raw)
     try:
         opened = open_message(
             raw,
@@ -53,14 +71,18 @@ def handle_inbound_mail(
         )
         partner = partner_for_certificate(session, opened.signer)
     except UntrustedMessage as exc:
-        return inbound.quarantine(session, Channel.MAIL, raw, exc.reason)
+        return inbound.quarantine(
+            session, Channel.MAIL, raw, exc.reason,
+            signer_la=inbound.signer_of(session, exc), peer=peer, raw_ref=raw_ref,
+        )  # fmt: skip
     except ExchangeError as exc:
-        return inbound.quarantine(session, Channel.MAIL, raw, str(exc))
+        return inbound.quarantine(session, Channel.MAIL, raw, str(exc), peer=peer, raw_ref=raw_ref)
     if opened.document is None:
         return _free_text(session, raw, opened.text or "", opened.wire_sha256, partner, now)
     outcome = inbound.receive(
-        session, settings, identity, raw, Channel.MAIL, now=now, opened=(opened, partner)
-    )
+        session, settings, identity, raw, Channel.MAIL, now=now, opened=(opened, partner),
+        peer=peer, raw_ref=raw_ref,
+    )  # fmt: skip
     if outcome.verdict is Verdict.ACCEPTED and outcome.receipt is not None:
         _mail_receipt(session, settings, outcome, partner.email)
     return outcome

@@ -119,6 +119,7 @@ def candidates(session: Session, pupil: Pupil) -> list[dict[str, Any]]:
         )
     try:
         from lost_pupil.models import LostPupil
+        from lost_pupil.search import listed_as_lost
 
         lp_conditions = []
         if pupil.upn:
@@ -128,7 +129,8 @@ def candidates(session: Session, pupil: Pupil) -> list[dict[str, Any]]:
                 same_text(LostPupil.surname, pupil.surname) & (LostPupil.dob == pupil.dob)
             )
         if lp_conditions:
-            for lp in session.execute(select(LostPupil).where(or_(*lp_conditions))).scalars():
+            lp_stmt = select(LostPupil).where(or_(*lp_conditions), listed_as_lost())
+            for lp in session.execute(lp_stmt).scalars():
                 found.append(
                     {
                         "source": "lost_pupil",

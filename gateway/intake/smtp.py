@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
+import secrets
 import ssl
 import threading
 import time
@@ -13,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from gateway.intake.rawstore import Arrival, RawStore
@@ -88,6 +90,7 @@ class Authenticator:
     def __init__(self, users: dict[str, str]) -> None:
         self.users = users
         self.hasher = PasswordHasher()
+        self.dummy = _dummy_hash(users)
 
     def __call__(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
@@ -96,13 +99,25 @@ class Authenticator:
             return AuthResult(success=False, handled=False)
         user = auth_data.login.decode("utf-8", "replace")
         hashed = self.users.get(user)
-        if hashed is None:
-            return AuthResult(success=False, handled=False)
         try:
-            self.hasher.verify(hashed, auth_data.password)
+            # An unknown name is checked against a dummy hash made with the same parameters,
+            # so it takes as long as a wrong password and timing shows no one's account.
+            self.hasher.verify(hashed or self.dummy, auth_data.password)
         except (VerificationError, InvalidHashError):
             return AuthResult(success=False, handled=False)
+        if hashed is None:
+            return AuthResult(success=False, handled=False)
         return AuthResult(success=True, auth_data=user)
+
+
+def _dummy_hash(users: dict[str, str]) -> str:
+    """A hash of a throwaway password, as costly to check as the accounts' own hashes."""
+    hasher = PasswordHasher()
+    for hashed in users.values():
+        with contextlib.suppress(InvalidHashError):
+            hasher = PasswordHasher.from_parameters(extract_parameters(hashed))
+            break
+    return hasher.hash(secrets.token_urlsafe(16))
 
 
 class IntakeHandler:

@@ -23,6 +23,8 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # "sha256" (unkeyed, written before the chain was keyed) or "hmac-sha256".
+    scheme: Mapped[str] = mapped_column(String(12), default="sha256", server_default="sha256")
 
     # "Who viewed this case" reads by entity; the log only grows.
     __table_args__ = (Index("ix_audit_log_entity", "entity", "entity_id"),)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db import Base, utcnow
@@ -78,7 +78,12 @@ class Disclosure(Base):
 
 
 class QuarantinedMessage(Base):
-    """An inbound message refused as untrusted or unreadable, kept whole for an officer."""
+    """An inbound message refused as untrusted or unreadable, with the reason.
+
+    Kept whole (`raw`) only when a pinned partner's signature on it verified; anything
+    else costs a bounded record (hash, size, peer, reason, the first bytes), so anonymous
+    posts cannot fill the disk. A mail's whole bytes stay in the raw store (`raw_ref`).
+    """
 
     __tablename__ = "exchange_quarantine"
 
@@ -86,8 +91,18 @@ class QuarantinedMessage(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
     channel: Mapped[str] = mapped_column(String(10))
     reason: Mapped[str] = mapped_column(Text)
-    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    prefix: Mapped[bytes] = mapped_column(LargeBinary)
+    peer: Mapped[str | None] = mapped_column(String(200))
+    # The LA whose pinned certificate signed it; None: the sender was never authenticated.
+    signer_la: Mapped[str | None] = mapped_column(String(3))
+    raw_ref: Mapped[str | None] = mapped_column(String(100))
+
+    @property
+    def kept_whole(self) -> bool:
+        return self.raw is not None
 
 
 class Proposal(Base):

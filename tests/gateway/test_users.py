@@ -1,8 +1,9 @@
-"""Console users: adding, disabling, password and TOTP checks, lockout, and `cme users`."""
+"""Console users: adding, disabling, password and TOTP checks, and `cme users`."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pyotp
 import pytest
@@ -11,15 +12,12 @@ from sqlalchemy.orm import Session
 
 from gateway.db import utcnow
 from gateway.models.users import User
+from gateway.signin import SignInOutcome, check_code, check_password
+from gateway.totp import TotpVault, new_key
 from gateway.users import (
-    LOCKOUT,
-    MAX_FAILED_ATTEMPTS,
     AccountError,
     Role,
-    SignInOutcome,
     add_user,
-    check_code,
-    check_password,
     disable_user,
     get_user,
     list_users,
@@ -27,9 +25,15 @@ from gateway.users import (
 from tests.conftest import CliCall
 
 PASSWORD = "correct-horse-battery-staple"
+CLIENT = "192.0.2.10"
+VAULT = TotpVault(new_key())
 
 
 def _add(session: Session, name: str = "olivia", **kw: object) -> int:
+    return _add_new(session, name, **kw)[0]
+
+
+def _add_new(session: Session, name: str = "olivia", **kw: object) -> tuple[int, str | None]:
     new = add_user(
         session,
         username=name,
@@ -38,9 +42,10 @@ def _add(session: Session, name: str = "olivia", **kw: object) -> int:
         display_name="Olivia Tester",
         totp=bool(kw.pop("totp", False)),
         actor="test",
+        vault=VAULT,
     )
     session.commit()
-    return new.user.id
+    return new.user.id, new.totp_secret
 
 
 def test_password_is_stored_as_argon2(session: Session) -> None:
@@ -52,11 +57,13 @@ def test_password_is_stored_as_argon2(session: Session) -> None:
 
 def test_sign_in_with_password(session: Session) -> None:
     _add(session)
-    ok = check_password(session, "OLIVIA ", PASSWORD)
+    ok = check_password(session, "OLIVIA ", PASSWORD, client=CLIENT)
     assert ok.outcome is SignInOutcome.OK and ok.user is not None
     assert ok.user.role is Role.OFFICER
-    assert check_password(session, "olivia", "nope").outcome is SignInOutcome.BAD_CREDENTIALS
-    assert check_password(session, "ghost", PASSWORD).outcome is SignInOutcome.BAD_CREDENTIALS
+    nope = check_password(session, "olivia", "nope", client=CLIENT)
+    assert nope.outcome is SignInOutcome.BAD_CREDENTIALS
+    ghost = check_password(session, "ghost", PASSWORD, client=CLIENT)
+    assert ghost.outcome is SignInOutcome.BAD_CREDENTIALS
 
 
 @pytest.mark.parametrize(
@@ -89,41 +96,27 @@ def test_duplicate_username_is_refused(session: Session) -> None:
         _add(session)
 
 
-def test_lockout_and_its_end(session: Session) -> None:
-    _add(session)
-    now = utcnow()
-    for _ in range(MAX_FAILED_ATTEMPTS - 1):
-        assert check_password(session, "olivia", "x", now=now).outcome is (
-            SignInOutcome.BAD_CREDENTIALS
-        )
-    assert check_password(session, "olivia", "x", now=now).outcome is SignInOutcome.LOCKED
-    assert check_password(session, "olivia", PASSWORD, now=now).outcome is SignInOutcome.LOCKED
-    later = now + LOCKOUT + timedelta(seconds=1)
-    assert check_password(session, "olivia", PASSWORD, now=later).outcome is SignInOutcome.OK
-
-
 def test_totp_codes(session: Session) -> None:
-    uid = _add(session, totp=True)
-    user = session.get(User, uid)
-    assert user is not None and user.totp_secret
-    totp = pyotp.TOTP(user.totp_secret)
+    uid, secret = _add_new(session, totp=True)
+    assert secret is not None
+    totp = pyotp.TOTP(secret)
     now = utcnow().replace(microsecond=0)
-    assert check_password(session, "olivia", PASSWORD, now=now).outcome is (
+
+    def code_at(code: str, at: datetime) -> SignInOutcome:
+        return check_code(session, uid, code, client=CLIENT, vault=VAULT, now=at).outcome
+
+    assert check_password(session, "olivia", PASSWORD, client=CLIENT, now=now).outcome is (
         SignInOutcome.NEEDS_CODE
     )
-    assert check_code(session, uid, "12345", now=now).outcome is SignInOutcome.BAD_CODE
+    assert code_at("12345", now) is SignInOutcome.BAD_CODE
     code = totp.at(now)
-    assert check_code(session, uid, code, now=now).outcome is SignInOutcome.OK
+    assert code_at(code, now) is SignInOutcome.OK
     # Used once; refused again (replay), even within its 30 seconds.
-    assert check_code(session, uid, code, now=now).outcome is SignInOutcome.BAD_CODE
+    assert code_at(code, now) is SignInOutcome.BAD_CODE
     # One step of clock drift is allowed, two are not.
     later = now + timedelta(seconds=90)
-    assert check_code(session, uid, totp.at(later - timedelta(seconds=30)), now=later).outcome is (
-        SignInOutcome.OK
-    )
-    assert check_code(session, uid, totp.at(later - timedelta(seconds=90)), now=later).outcome is (
-        SignInOutcome.BAD_CODE
-    )
+    assert code_at(totp.at(later - timedelta(seconds=30)), later) is SignInOutcome.OK
+    assert code_at(totp.at(later - timedelta(seconds=90)), later) is SignInOutcome.BAD_CODE
 
 
 def test_disabled_user_cannot_sign_in(session: Session) -> None:
@@ -131,7 +124,8 @@ def test_disabled_user_cannot_sign_in(session: Session) -> None:
     disable_user(session, "olivia", actor="test")
     session.commit()
     assert get_user(session, uid) is None
-    assert check_password(session, "olivia", PASSWORD).outcome is SignInOutcome.BAD_CREDENTIALS
+    refused = check_password(session, "olivia", PASSWORD, client=CLIENT)
+    assert refused.outcome is SignInOutcome.BAD_CREDENTIALS
     with pytest.raises(AccountError, match="already disabled"):
         disable_user(session, "olivia", actor="test")
     assert [u.active for u in list_users(session)] == [False]
@@ -166,3 +160,56 @@ def test_cli_bad_input_is_one_line(cme_home: object, cli: CliCall) -> None:
     assert missing.exit_code != 0
     assert missing.output.strip().splitlines()[-1] == "Error: there is no user called 'ghost'"
     assert "Traceback" not in missing.output
+
+
+def test_cli_add_from_a_password_file_and_set_password(
+    cme_home: object, cli: CliCall, tmp_path: Path
+) -> None:
+    from gateway import console_sessions
+    from gateway.cli.context import unit_of_work
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.write_text(f"{PASSWORD}\n")
+    second.write_text("a-brand-new-passphrase\n")
+    added = cli("users", "add", "olivia", "--name", "Olivia Tester", "--role", "officer",
+                "--password-file", first, "--no-totp")  # fmt: skip
+    assert added.exit_code == 0, added.output
+    assert "Password" not in added.output  # nothing asked
+    with unit_of_work() as (_s, session):
+        user = check_password(session, "olivia", PASSWORD, client=CLIENT).user
+        assert user is not None
+        token = console_sessions.start(session, user.id, now=utcnow())
+    changed = cli("users", "set-password", "olivia", "--password-file", second)
+    assert changed.exit_code == 0, changed.output
+    assert "sessions have ended" in changed.output
+    with unit_of_work() as (_s, session):
+        resumed = console_sessions.resume(session, token, now=utcnow(), idle=timedelta(hours=1))
+        assert resumed.user_id is None
+        assert resumed.ended is console_sessions.EndReason.PASSWORD
+        old = check_password(session, "olivia", PASSWORD, client=CLIENT)
+        assert old.outcome is SignInOutcome.BAD_CREDENTIALS
+        new = check_password(session, "olivia", "a-brand-new-passphrase", client=CLIENT)
+        assert new.outcome is SignInOutcome.OK
+
+
+def test_cli_set_password_prompts_and_refuses_bad_input(
+    cme_home: object, cli: CliCall, tmp_path: Path
+) -> None:
+    assert (
+        cli("users", "add", "olivia", "--name", "O", input=f"{PASSWORD}\n{PASSWORD}\n").exit_code
+        == 0
+    )
+    same = cli("users", "set-password", "olivia", input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert same.exit_code != 0
+    assert same.output.strip().splitlines()[-1] == (
+        "Error: the new password must be different from the current one"
+    )
+    empty = tmp_path / "empty"
+    empty.write_text("")
+    refused = cli("users", "set-password", "olivia", "--password-file", empty)
+    assert refused.exit_code != 0
+    assert "is empty" in refused.output.strip().splitlines()[-1]
+    ghost = cli("users", "set-password", "ghost", input=f"{PASSWORD}x\n{PASSWORD}x\n")
+    assert ghost.output.strip().splitlines()[-1] == "Error: there is no user called 'ghost'"
+    prompted = cli("users", "set-password", "olivia", input="another-long-password\n" * 2)
+    assert prompted.exit_code == 0, prompted.output

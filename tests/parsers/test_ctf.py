@@ -177,3 +177,29 @@ def test_any_truncation_of_a_ctf_is_refused(cut):
     cut = min(cut, len(data) - 3)
     with pytest.raises(ParseError):
         parse_ctf(data[:cut])
+
+
+_BOMS = st.sampled_from([b"", b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf", b"\xff\xfe\x00\x00"])
+_CODECS = st.sampled_from(["utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "iso-8859-1"])
+
+
+@given(bom=_BOMS, codec=_CODECS, text=st.text(max_size=300), chunk=st.integers(1, 512))
+def test_arbitrary_text_in_any_encoding_gives_parse_error_only(bom, codec, text, chunk):
+    data = bom + text.encode(codec, "replace")
+    with contextlib.suppress(ParseError):
+        reader = CtfReader(data[i : i + chunk] for i in range(0, len(data), chunk))
+        list(reader.pupils())
+
+
+@given(
+    encoding=st.sampled_from(sorted(g.HOSTILE_ENCODINGS)),
+    subset=st.sampled_from(["", ' [<!ENTITY e "e">]', ' SYSTEM "file:///etc/passwd"']),
+    cut=st.integers(0, 3000),
+    junk=st.binary(max_size=8),
+)
+def test_a_doctype_is_never_accepted_whatever_follows(encoding, subset, cut, junk):
+    body = g.ctf_bytes([g.sample_pupil()]).decode().split("?>", 1)[1].lstrip()
+    data = g.encoded(f"<!DOCTYPE CTfile{subset}>\n{body}", encoding)
+    cut = min(cut, len(data))
+    with pytest.raises(ParseError):
+        parse_ctf(data[:cut] + junk + data[cut:] if junk else data)

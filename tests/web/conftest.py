@@ -25,7 +25,14 @@ from gateway.cases.inputs import build_referral_input
 from gateway.db import make_engine
 from gateway.models.audit import AuditEntry
 from gateway.settings import Settings, load_settings
+from gateway.totp import TotpVault
 from gateway.users import Role, add_user
+from tests.support.browser import (  # noqa: F401 (fixtures `browser`, `live_server`, `page`)
+    browser_fixture,
+    live_server_fixture,
+    page_fixture,
+    pytest_terminal_summary,
+)
 from web.app import create_app
 
 PASSWORD = "correct-horse-battery-staple"
@@ -161,6 +168,7 @@ class WebEnv:
                 display_name=username.title() + " Tester",
                 totp=totp,
                 actor="test",
+                vault=TotpVault.load(self.settings.keys_dir),
             )
             s.commit()
         return new.totp_secret

@@ -1,8 +1,10 @@
-"""Signing in: passwords, TOTP codes, lockout, idle timeout, cookies, signing out."""
+"""Signing in: passwords, TOTP codes, throttling, idle timeout, cookies, signing out."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from collections import Counter
+from datetime import datetime, timedelta
 
 import pyotp
 import time_machine
@@ -10,7 +12,8 @@ from sqlalchemy import select
 
 from gateway.db import utcnow
 from gateway.models.audit import AuditEntry
-from gateway.users import MAX_FAILED_ATTEMPTS, Role, disable_user
+from gateway.signin import ADDRESS_LIMIT, FREE_FAILURES
+from gateway.users import Role, disable_user
 from tests.web.conftest import PASSWORD, WebClient, WebEnv, totp_now
 
 
@@ -52,24 +55,101 @@ def test_empty_form_names_each_missing_field(client: WebClient) -> None:
     }
 
 
-def test_lockout_after_repeated_failures(web: WebEnv, client: WebClient) -> None:
+def _from(web: WebEnv, address: str) -> WebClient:
+    """A browser on another client address."""
+    other = WebClient(web.app)
+    other.raw.environ_base["REMOTE_ADDR"] = address
+    return other
+
+
+def test_repeated_failures_slow_that_address_and_never_lock_the_account(
+    web: WebEnv, client: WebClient
+) -> None:
     web.add_user("olivia")
-    client.get("/sign-in")
-    for _ in range(MAX_FAILED_ATTEMPTS - 1):
-        client.post("/sign-in", {"username": "olivia", "password": "wrong-guess"}, status=401)
-    locked = client.post("/sign-in", {"username": "olivia", "password": "wrong-guess"}, status=429)
-    assert "locked" in locked.error_links()["username"]
-    # Even the right password is refused while locked ...
-    client.post("/sign-in", {"username": "olivia", "password": PASSWORD}, status=429)
-    # ... and accepted once the lock has run out.
-    with time_machine.travel(utcnow() + timedelta(minutes=16), tick=False):
+    start = utcnow()
+    with time_machine.travel(start, tick=False):
+        client.get("/sign-in")
+        for _ in range(FREE_FAILURES - 1):
+            client.post("/sign-in", {"username": "olivia", "password": "wrong-guess"}, status=401)
+        slowed = client.post(
+            "/sign-in", {"username": "olivia", "password": "wrong-guess"}, status=429
+        )
+        assert slowed.error_links() == {
+            "username": "Too many attempts to sign in. Wait 1 minute, then try again"
+        }
+        assert slowed.response.headers["Retry-After"] == "30"
+        # This address must wait, even with the right password ...
+        client.post("/sign-in", {"username": "olivia", "password": PASSWORD}, status=429)
+        # ... but the account is not locked: from another address the user signs in at once.
+        office = _from(web, "192.0.2.10")
+        office.get("/sign-in")
+        office.post("/sign-in", {"username": "olivia", "password": PASSWORD}, status=302)
+    with time_machine.travel(start + timedelta(seconds=31), tick=False):
         page = client.post("/sign-in", {"username": "olivia", "password": PASSWORD}, status=302)
     assert page.response.headers["Location"] == "/cases"
     with web.session() as s:
         query = select(AuditEntry.action).where(AuditEntry.actor == "olivia")
         actions = [a for (a,) in s.execute(query)]
-    assert actions.count("signin.bad_password") == MAX_FAILED_ATTEMPTS
-    assert actions[-1] == "signin"
+    assert actions.count("signin.bad_password") == FREE_FAILURES
+    assert actions.count("signin.throttled") == 1
+    assert actions.count("signin") == 2
+
+
+def _normalised(body: str, typed: str) -> str:
+    body = re.sub(r'name="csrf_token" value="[^"]*"', 'name="csrf_token" value=""', body)
+    return body.replace(typed, "TYPED-NAME")
+
+
+def _stranger_sees(web: WebEnv, name: str, address: str) -> list[tuple[int, str, str | None]]:
+    """Every answer a stranger on `address` gets trying `name` through the throttle's states."""
+    browser = _from(web, address)
+    start = utcnow().replace(microsecond=0)
+    seen: list[tuple[int, str, str | None]] = []
+
+    def attempt(username: str, password: str, at: datetime, keep: bool = True) -> None:
+        with time_machine.travel(at, tick=False):
+            browser.get("/sign-in")
+            resp = browser.raw.post(
+                "/sign-in",
+                data={"username": username, "password": password, "csrf_token": browser.token()},
+            )
+        if keep:
+            body = _normalised(resp.get_data(as_text=True), username)
+            seen.append((resp.status_code, body, resp.headers.get("Retry-After")))
+
+    for i in range(FREE_FAILURES + 1):  # wrong, ..., slowed, refused
+        attempt(name, f"guess-{i}", start)
+    attempt(name, PASSWORD, start)  # the right password while slowed
+    attempt(name, "guess-late", start + timedelta(seconds=31))  # allowed again, slowed again
+    for i in range(ADDRESS_LIMIT):  # the address's own limit, reached with other names
+        attempt(f"other{i}", "guess", start + timedelta(minutes=2), keep=False)
+    attempt(name, PASSWORD, start + timedelta(minutes=3))
+    return seen
+
+
+def test_unknown_and_known_names_get_byte_identical_answers_in_every_state(
+    web: WebEnv,
+) -> None:
+    web.add_user("olivia")
+    web.add_user("dorcas")
+    with web.session() as s:
+        disable_user(s, "dorcas", actor="test")
+        s.commit()
+    real = _stranger_sees(web, "olivia", "198.51.100.1")
+    unknown = _stranger_sees(web, "gideon", "198.51.100.2")
+    disabled = _stranger_sees(web, "dorcas", "198.51.100.3")
+    assert real == unknown == disabled
+    assert [status for status, _, _ in real] == [401] * (FREE_FAILURES - 1) + [429] * 5
+    # Every attempt is audited, on known and unknown names alike, with the address.
+    with web.session() as s:
+        entries = (
+            s.execute(select(AuditEntry).where(AuditEntry.action.like("signin%"))).scalars().all()
+        )
+    per_address = Counter(e.detail["client"] for e in entries)
+    assert per_address == {a: len(real) + ADDRESS_LIMIT for a in
+                           ("198.51.100.1", "198.51.100.2", "198.51.100.3")}  # fmt: skip
+    assert {e.actor for e in entries if e.detail["username"] == "gideon"} == {"anonymous"}
+    assert all(PASSWORD not in str(e.detail) for e in entries)
 
 
 def test_totp_user_needs_a_code(web: WebEnv, client: WebClient) -> None:
@@ -109,17 +189,26 @@ def test_code_page_without_a_password_goes_back_to_sign_in(client: WebClient) ->
     assert resp.headers["Location"] == "/sign-in"
 
 
-def test_wrong_codes_lock_the_account(web: WebEnv, client: WebClient) -> None:
+def test_wrong_codes_slow_that_address(web: WebEnv, client: WebClient) -> None:
     secret = web.add_user("tom", totp=True)
     assert secret is not None
-    client.get("/sign-in")
-    client.post("/sign-in", {"username": "tom", "password": PASSWORD})
-    wrong = "123456" if totp_now(secret) != "123456" else "654321"
-    for _ in range(MAX_FAILED_ATTEMPTS - 1):
-        client.post("/sign-in/code", {"code": wrong}, status=401)
-    client.post("/sign-in/code", {"code": wrong}, status=429)
-    client.get("/sign-in")
-    client.post("/sign-in", {"username": "tom", "password": PASSWORD}, status=429)
+    start = utcnow().replace(second=5, microsecond=0)
+    with time_machine.travel(start, tick=False):
+        client.get("/sign-in")
+        client.post("/sign-in", {"username": "tom", "password": PASSWORD})
+        wrong = "123456" if totp_now(secret) != "123456" else "654321"
+        for _ in range(FREE_FAILURES - 1):
+            client.post("/sign-in/code", {"code": wrong}, status=401)
+        slowed = client.post("/sign-in/code", {"code": wrong}, status=429)
+        assert "Too many attempts" in slowed.error_links()["code"]
+        client.get("/sign-in")
+        client.post("/sign-in", {"username": "tom", "password": PASSWORD}, status=429)
+        # Tom, elsewhere, is not locked out.
+        office = _from(web, "192.0.2.10")
+        office.get("/sign-in")
+        office.post("/sign-in", {"username": "tom", "password": PASSWORD}, status=302)
+        office.post("/sign-in/code", {"code": totp_now(secret)}, status=302)
+        office.get("/cases")
 
 
 def test_session_cookie_flags(web: WebEnv, client: WebClient) -> None:

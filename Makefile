@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 ASSETS := web/static/govuk/app.css
+NODE   := node_modules/.package-lock.json
 PYTEST_ARGS ?=
 
 .PHONY: run test lint format bench soak venv assets deps clean
@@ -18,10 +19,11 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-$(ASSETS): package.json scripts/assets.sh $(wildcard web/assets/*)
+# assets.sh also installs node_modules (npm ci): axe-core there is what the browser tests inject.
+$(ASSETS) $(NODE): package.json package-lock.json scripts/assets.sh $(wildcard web/assets/*)
 	bash scripts/assets.sh
 
-assets: $(ASSETS)
+assets: $(ASSETS) $(NODE)
 
 deps:
 	bash scripts/install-deps.sh

@@ -9,8 +9,10 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 have dovecot || [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
 have swaks || need+=(swaks)
 have openssl || need+=(openssl)
+# Browser tests drive chromium through Playwright (no chromedriver); liberation fonts make
+# the screenshots readable.
 have chromium || need+=(chromium)
-have chromedriver || need+=(chromium-driver fonts-liberation)
+[ -d /usr/share/fonts/truetype/liberation ] || need+=(fonts-liberation)
 have runuser || need+=(util-linux)
 have setpriv || need+=(util-linux)
 have npm || need+=(npm)

@@ -1,22 +1,46 @@
-"""A tiny W3C WebDriver client: drives Debian's headless Chromium through chromedriver."""
+"""Browser tests: Debian's headless Chromium through Playwright, axe-core and a screenshot per page.
+
+The fixtures (`browser`, `live_server`, `page`) are registered in tests/web/conftest.py. A test
+drives `page` with Playwright's auto-waiting calls and `expect(...)`, and calls
+`check_page(page)` on every page it reaches: that waits for the new page to finish loading,
+checks the HTTP status, saves a full-page screenshot under test-artifacts/screenshots/<test>/
+and runs axe-core (WCAG 2.x A and AA), failing on any serious or critical violation. Console
+errors, uncaught script errors and failed requests fail the test, as does a page the browser
+loaded that the test never checked.
+
+Playwright is imported lazily: without it (or without Chromium, axe-core or the built assets)
+the browser tests skip with the reason, and fail when CI is set, as PostgreSQL's do.
+"""
 
 from __future__ import annotations
 
-import base64
 import json
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
-import urllib.error
-import urllib.request
+import os
+import re
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import urlsplit
 
-ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
+import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response
+
+    from tests.web.conftest import WebEnv
+    from web.server import WebServer
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the `browser` fixture skips (or fails in CI) with the reason
+    expect = None  # type: ignore[assignment]
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+#: Without the last four Chromium keeps trying to reach the network (FIELD-NOTES.md).
 CHROMIUM_ARGS = [
-    "--headless",
     "--no-sandbox",
     "--disable-gpu",
     "--disable-dev-shm-usage",
@@ -24,165 +48,361 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
-    "--window-size=1280,1600",
 ]
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+ASSETS = ROOT / "web" / "static" / "govuk" / "app.css"
+ARTIFACTS = Path(os.environ.get("CME_TEST_ARTIFACTS") or ROOT / "test-artifacts")
+SCREENSHOTS = ARTIFACTS / "screenshots"
+#: Generous on purpose: two shared cores, and auto-waiting returns as soon as it can.
+TIMEOUT_MS = 30_000
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+BLOCKING_IMPACTS = ("critical", "serious")
+#: Where the page loads axe from. The console's CSP allows only same-origin scripts, so the
+#: test serves node_modules' axe.min.js at this path (a Playwright route; the app never sees
+#: the request) rather than inlining it, and the CSP stays in force in every browser test.
+AXE_PATH = "/__browser-tests__/axe.min.js"
+#: Set on a page once checked; a page without it is a new document.
+_CHECKED = "__cmeChecked"
 
 
-class BrowserUnavailable(RuntimeError):
-    """chromium or chromedriver is not installed (scripts/chromium.sh installs them)."""
+def unavailable(reason: str) -> NoReturn:
+    """Skip locally with the reason; in CI a browser test that cannot run is a failure."""
+    if os.environ.get("CI"):
+        pytest.fail(f"BROWSER UNAVAILABLE in CI: {reason}", pytrace=False)
+    pytest.skip(f"BROWSER UNAVAILABLE, browser test skipped: {reason}")
 
 
-class WebDriverError(RuntimeError):
-    """The browser refused a command; the message is chromedriver's own."""
+def _missing() -> str | None:
+    if expect is None:
+        return "Playwright for Python is not installed: run .venv/bin/pip install -e '.[dev]'"
+    if not os.access(CHROMIUM, os.X_OK):
+        return f"no Chromium at {CHROMIUM}: run scripts/install-deps.sh"
+    if not AXE.exists():
+        return f"no axe-core at {AXE.relative_to(ROOT)}: run scripts/assets.sh (npm ci)"
+    if not ASSETS.exists():
+        return "GOV.UK Frontend assets not built: run scripts/assets.sh"
+    return None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+# -- what went wrong in the browser during one test ----------------------------------------
 
 
-def find_binaries() -> tuple[str, str]:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver") or (
-        "/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").exists() else None
+@dataclass
+class Watch:
+    """Everything a page did that a person would call broken, and the pages checked."""
+
+    folder: Path
+    problems: list[str] = field(default_factory=list)
+    #: (url, status) of error responses the test said it expects, e.g. a 404 page.
+    allowed: set[tuple[str, int]] = field(default_factory=set)
+    failed: list[tuple[str, int]] = field(default_factory=list)
+    console: list[tuple[str, str]] = field(default_factory=list)
+    documents: list[tuple[str, int]] = field(default_factory=list)
+    loaded: list[str] = field(default_factory=list)
+    checked: list[str] = field(default_factory=list)
+    shots: int = 0
+
+    def attach(self, page: Page) -> None:
+        page.on("console", self._on_console)
+        page.on("pageerror", lambda exc: self.problems.append(f"uncaught script error: {exc}"))
+        page.on("requestfailed", self._on_request_failed)
+        page.on("response", lambda resp: self._on_response(page, resp))
+        page.on("load", lambda p: self.loaded.append(_strip_fragment(p.url)))
+
+    def _on_console(self, msg: ConsoleMessage) -> None:
+        if msg.type == "error":
+            self.console.append((msg.text, str(msg.location.get("url", ""))))
+
+    def _on_request_failed(self, request: Request) -> None:
+        self.problems.append(f"request failed: {request.method} {request.url}: {request.failure}")
+
+    def _on_response(self, page: Page, resp: Response) -> None:
+        if resp.status >= 400:
+            self.failed.append((resp.url, resp.status))
+        redirect = 300 <= resp.status < 400
+        if resp.request.is_navigation_request() and resp.frame == page.main_frame and not redirect:
+            self.documents.append((_strip_fragment(resp.url), resp.status))
+
+    def report(self) -> list[str]:
+        """What went wrong so far, less the error statuses the test expected."""
+        allowed_urls = {url for url, _ in self.allowed}
+        found = list(self.problems)
+        found += [
+            f"HTTP {status} for {url}"
+            for url, status in self.failed
+            if (url, status) not in self.allowed
+        ]
+        for text, url in self.console:
+            # Chromium logs every error status; an expected one is not a problem.
+            if url in allowed_urls and text.startswith("Failed to load resource"):
+                continue
+            found.append(f"console error: {text}" + (f" ({url})" if url else ""))
+        return found
+
+    def unchecked(self) -> list[str]:
+        """Pages loaded that no check_page call matched (both lists are in visiting order)."""
+        missed, pending = [], iter(self.checked)
+        expected = next(pending, None)
+        for url in self.loaded:
+            if url == expected:
+                expected = next(pending, None)
+            else:
+                missed.append(url)
+        return missed
+
+    def consume(self) -> None:
+        """Drop the problems recorded so far (once a failure has reported them)."""
+        for recorded in (self.problems, self.failed, self.console):
+            recorded.clear()
+
+    def forget(self) -> None:
+        """Drop everything recorded, pages too (for the tests that break things on purpose)."""
+        self.consume()
+        self.loaded.clear()
+        self.checked.clear()
+
+
+_watches: weakref.WeakKeyDictionary[Page, Watch] = weakref.WeakKeyDictionary()
+
+
+def watch_of(page: Page) -> Watch:
+    try:
+        return _watches[page]
+    except KeyError:
+        raise AssertionError("this page did not come from the `page` fixture") from None
+
+
+# -- the check on every page ---------------------------------------------------------------
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "page"
+
+
+def _strip_fragment(url: str) -> str:
+    return url.split("#", 1)[0]
+
+
+def check_page(page: Page, name: str | None = None, *, status: int | None = None) -> Path:
+    """Check the page the browser has just reached; returns the screenshot's path.
+
+    Waits for a new document (one not checked yet) to finish loading, so it can follow a
+    click or submit directly. `status` is the HTTP status the page is expected to have
+    (a 404 page, a form sent back with errors); without it anything under 400 passes.
+    """
+    w = watch_of(page)
+    page.wait_for_function(
+        f"() => !window.{_CHECKED} && document.readyState === 'complete'", timeout=TIMEOUT_MS
     )
-    if not chromium or not driver:
-        raise BrowserUnavailable("chromium and chromedriver are needed: run scripts/chromium.sh")
-    return chromium, driver
+    page.evaluate(f"() => {{ window.{_CHECKED} = true }}")
+    url = _strip_fragment(page.url)
+    w.checked.append(url)
+
+    w.shots += 1
+    w.folder.mkdir(parents=True, exist_ok=True)
+    label = name or urlsplit(url).path.strip("/") or "home"
+    shot = w.folder / f"{w.shots:02d}-{_slug(label)}.png"
+    page.screenshot(path=str(shot), full_page=True)
+
+    message = []
+    docs = [s for u, s in w.documents if u == url]
+    got = docs[-1] if docs else None
+    if got is None:
+        message.append(f"no response was recorded for the page at {url}")
+    elif status is None and got >= 400:
+        message.append(f"{url} answered HTTP {got}; pass status={got} if that is expected")
+    elif status is not None and got != status:
+        message.append(f"{url} answered HTTP {got}, expected {status}")
+    elif status is not None:
+        w.allowed.add((url, status))
+
+    violations = run_axe(page)
+    if violations:
+        shot.with_suffix(".axe.json").write_text(json.dumps(violations, indent=2))
+    blocking = [v for v in violations if v.get("impact") in BLOCKING_IMPACTS]
+    problems = w.report()
+    if blocking:
+        message.append(axe_message(url, blocking))
+    if problems:
+        message.append(f"the browser reported problems by {url}:\n  " + "\n  ".join(problems))
+    if message:
+        w.consume()  # reported here, so not again when the test ends
+        raise AssertionError("\n".join(message) + f"\nscreenshot: {shot}")
+    return shot
 
 
-class Browser:
-    """One chromedriver process and one browser session; use as a context manager."""
+def run_axe(page: Page) -> list[dict[str, Any]]:
+    """axe-core's WCAG 2.x A/AA violations on the page as it is now."""
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        origin = "{0.scheme}://{0.netloc}".format(urlsplit(page.url))
+        page.add_script_tag(url=origin + AXE_PATH)
+    options = {"runOnly": {"type": "tag", "values": AXE_TAGS}, "resultTypes": ["violations"]}
+    result = page.evaluate("(options) => window.axe.run(document, options)", options)
+    return list(result["violations"])
 
-    def __init__(self) -> None:
-        chromium, driver = find_binaries()
-        self._profile = tempfile.TemporaryDirectory(prefix="cme-chromium-")
-        self.port = _free_port()
-        self._driver = subprocess.Popen(
-            [driver, f"--port={self.port}", "--allowed-ips=127.0.0.1"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self.base = f"http://127.0.0.1:{self.port}"
-        self._wait_ready()
-        caps = {
-            "capabilities": {
-                "alwaysMatch": {
-                    "browserName": "chrome",
-                    "goog:chromeOptions": {
-                        "binary": chromium,
-                        "args": [*CHROMIUM_ARGS, f"--user-data-dir={self._profile.name}"],
-                    },
-                }
-            }
-        }
+
+def axe_message(url: str, violations: list[dict[str, Any]]) -> str:
+    lines = [f"axe-core: {len(violations)} serious or critical accessibility violation(s) on {url}"]
+    for v in violations:
+        lines.append(f"- {v['id']} ({v['impact']}): {v['help']}  <{v['helpUrl']}>")
+        for node in v["nodes"]:
+            target = " ".join(" >> ".join(t) if isinstance(t, list) else t for t in node["target"])
+            summary = " ".join(str(node.get("failureSummary", "")).split())
+            lines.append(f"    at {target}: {summary}")
+    return "\n".join(lines)
+
+
+def expect_errors_described(page: Page) -> None:
+    """The page shows field errors, and each is tied to its field by aria-describedby (axe
+    cannot tell; without it a screen reader reads the field but not what is wrong with it)."""
+    ids = page.evaluate(
+        """() => [...document.querySelectorAll('.govuk-error-message[id]')].map(e => e.id)"""
+    )
+    assert ids, f"no field error messages on {page.url}"
+    loose = page.evaluate(
+        """(ids) => ids.filter(id =>
+            !document.querySelector(`[aria-describedby~="${CSS.escape(id)}"]`))""",
+        ids,
+    )
+    assert not loose, f"error messages no field points to with aria-describedby: {loose}"
+
+
+def sign_in(
+    page: Page, username: str, *, code: str | None = None, password: str | None = None
+) -> None:
+    """Sign in through the sign-in page (and the code page with `code`), checking each page."""
+    from tests.web.conftest import PASSWORD
+
+    page.goto("/sign-in")
+    check_page(page)
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password or PASSWORD)
+    page.locator("#sign-in").click()
+    if code is not None:
+        expect(page.get_by_label("Enter your security code")).to_be_visible()
+        check_page(page)
+        page.get_by_label("Enter your security code").fill(code)
+        page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_test_id("signed-in-as")).to_be_visible()
+    check_page(page)
+
+
+# -- fixtures ------------------------------------------------------------------------------
+
+
+# Registered under their names by tests/web/conftest.py; the functions' own names differ so
+# that importing them there does not shadow its local variables called `page`.
+
+
+@pytest.fixture(scope="module", name="browser")
+def browser_fixture() -> Iterator[Browser]:
+    """One headless Chromium per test module (so per xdist worker at any moment).
+
+    Module scope, not session: while the sync API is started, asyncio believes a loop runs
+    on the main thread, and a later non-browser test in the same worker could trip on it.
+    """
+    reason = _missing()
+    if reason:
+        unavailable(reason)
+    from playwright.sync_api import Error, sync_playwright
+
+    assert expect is not None
+    expect.set_options(timeout=TIMEOUT_MS)
+    pw = sync_playwright().start()
+    try:
         try:
-            self.session_id = self._call("POST", "/session", caps)["sessionId"]
-        except Exception:
-            self._stop_driver()
-            raise
-        self.url = f"/session/{self.session_id}"
-
-    def _wait_ready(self, timeout: float = 15.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._driver.poll() is not None:
-                raise BrowserUnavailable("chromedriver exited at start-up")
-            try:
-                if self._call("GET", "/status").get("ready"):
-                    return
-            except (OSError, WebDriverError):
-                pass
-            time.sleep(0.05)
-        self._stop_driver()
-        raise BrowserUnavailable("chromedriver did not become ready")
-
-    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        data = json.dumps(body if body is not None else {}).encode() if method == "POST" else None
-        req = urllib.request.Request(  # noqa: S310 (always http://127.0.0.1)
-            self.base + path,
-            data=data,
-            method=method,
-            headers={"Content-Type": "application/json"},
-        )
+            chromium = pw.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            )
+        except Error as exc:
+            unavailable(f"Chromium did not start: {exc}")
         try:
-            with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 (loopback)
-                payload = json.loads(resp.read() or b"{}")
-        except urllib.error.HTTPError as exc:
-            detail = json.loads(exc.read() or b"{}").get("value", {})
-            raise WebDriverError(f"{detail.get('error')}: {detail.get('message')}") from None
-        return payload.get("value")
-
-    # -- the commands the tests use ----------------------------------------------------------
-
-    def get(self, url: str) -> None:
-        self._call("POST", f"{self.url}/url", {"url": url})
-
-    @property
-    def current_url(self) -> str:
-        return str(self._call("GET", f"{self.url}/url"))
-
-    @property
-    def title(self) -> str:
-        return str(self._call("GET", f"{self.url}/title"))
-
-    def find(self, css: str) -> str:
-        found = self._call("POST", f"{self.url}/element", {"using": "css selector", "value": css})
-        return str(found[ELEMENT])
-
-    def find_all(self, css: str) -> list[str]:
-        found = self._call("POST", f"{self.url}/elements", {"using": "css selector", "value": css})
-        return [str(f[ELEMENT]) for f in found]
-
-    def type(self, css: str, text: str) -> None:
-        self._call("POST", f"{self.url}/element/{self.find(css)}/value", {"text": text})
-
-    def click(self, css: str) -> None:
-        self._call("POST", f"{self.url}/element/{self.find(css)}/click", {})
-
-    def text(self, css: str) -> str:
-        return str(self._call("GET", f"{self.url}/element/{self.find(css)}/text"))
-
-    def script(self, source: str, *args: Any) -> Any:
-        body = {"script": source, "args": list(args)}
-        return self._call("POST", f"{self.url}/execute/sync", body)
-
-    def wait_for(self, css: str, timeout: float = 10.0) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                return self.find(css)
-            except WebDriverError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    def screenshot(self, path: Path) -> Path:
-        png = base64.b64decode(self._call("GET", f"{self.url}/screenshot"))
-        path.write_bytes(png)
-        return path
-
-    def quit(self) -> None:
-        try:
-            self._call("DELETE", self.url)
-        except (OSError, WebDriverError):
-            pass
+            yield chromium
         finally:
-            self._stop_driver()
+            chromium.close()
+    finally:
+        pw.stop()
 
-    def _stop_driver(self) -> None:
-        if self._driver.poll() is None:
-            self._driver.terminate()
-            try:
-                self._driver.wait(10)
-            except subprocess.TimeoutExpired:
-                self._driver.kill()
-                self._driver.wait()
-        self._profile.cleanup()
 
-    def __enter__(self) -> Browser:
-        return self
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say where the screenshots are (registered through tests/web/conftest.py)."""
+    folders = {
+        value
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        for key, value in getattr(report, "user_properties", ())
+        if key == "screenshots"
+    }
+    if folders:
+        terminalreporter.write_line(
+            f"browser tests: a screenshot of every page checked is in {SCREENSHOTS}/<test>/ "
+            f"({len(folders)} tests)"
+        )
 
-    def __exit__(self, *exc: object) -> None:
-        self.quit()
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    server: WebServer
+
+
+@pytest.fixture(name="live_server")
+def live_server_fixture(web: WebEnv) -> Iterator[LiveServer]:
+    """The app on a real waitress server on a free loopback port (port 0: no collisions)."""
+    from web.server import WebServer
+
+    server = WebServer(web.app, "127.0.0.1", 0).start()
+    try:
+        yield LiveServer(f"http://127.0.0.1:{server.port}", server)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(name="page")
+def page_fixture(
+    browser: Browser, live_server: LiveServer, request: pytest.FixtureRequest
+) -> Iterator[Page]:
+    """A page in a fresh browser context, its base URL the live server; checked at the end."""
+    context = browser.new_context(
+        base_url=live_server.url,
+        viewport={"width": 1280, "height": 900},
+        locale="en-GB",
+        timezone_id="Europe/London",
+        service_workers="block",
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    context.set_default_navigation_timeout(TIMEOUT_MS)
+    context.route(
+        live_server.url + AXE_PATH,
+        lambda route: route.fulfill(path=str(AXE), content_type="text/javascript"),
+    )
+    node = request.node
+    test = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{node.path.stem}.{node.name}")[:150]
+    folder = SCREENSHOTS / test
+    if folder.exists():
+        for old in folder.iterdir():
+            old.unlink()
+    node.user_properties.append(("screenshots", str(folder)))
+    w = Watch(folder)
+    new = context.new_page()
+    w.attach(new)
+    _watches[new] = w
+    try:
+        yield new
+        new.title()  # lets events still in flight reach the watch
+        problems = w.report()
+        unchecked = w.unchecked()
+    finally:
+        context.close()
+    if unchecked:
+        problems.append(
+            "page(s) loaded but never checked, call check_page(page) after each: "
+            + ", ".join(unchecked)
+        )
+    if problems:
+        pytest.fail(
+            "the browser reported problems:\n  "
+            + "\n  ".join(problems)
+            + f"\nscreenshots: {folder}",
+            pytrace=False,
+        )

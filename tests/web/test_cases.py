@@ -34,7 +34,7 @@ def test_filter_by_status(web: WebEnv, officer: WebClient) -> None:
         service.move_case(s, web.settings, moved, "locating", actor="test")
         s.commit()
     page = officer.get("/cases?status=locating")
-    assert page.text("//p[@id='case-count']") == "1 case with status Locating child and family"
+    assert page.text("//p[@id='case-count']") == "1 case with status Locating the child and family"
     assert "Fictius" in page.text("//table[@id='cases']")
     assert "Testwell" not in page.text("//table[@id='cases']")
     assert page.doc.xpath("//select[@id='status']/option[@selected]/@value") == ["locating"]

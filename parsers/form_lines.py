@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from parsers.blocks import Block, TextBlock
-from parsers.labels import LabelMatch, resolve_label, section_of
+from parsers.labels import LabelMatch, action_header, resolve_label, section_of
 
 MAX_LINES = 20_000
 #: Fields whose value runs on over the following lines until a blank line or the next label.
@@ -70,13 +71,23 @@ class Line:
     first_row: bool = False
 
 
+class ProseLine(NamedTuple):
+    """A line no label claimed: its text, offsets into the document's text, and where it is."""
+
+    text: str
+    start: int
+    end: int
+    quoted: bool
+    where: str
+
+
 @dataclass
 class Reading:
     """All the entries of one document, plus what was left as prose and what was signed."""
 
     text: str
     entries: list[Entry] = field(default_factory=list)
-    prose: list[tuple[str, int, int, bool]] = field(default_factory=list)
+    prose: list[ProseLine] = field(default_factory=list)
     signature: list[tuple[str, int, int]] = field(default_factory=list)
     forward_from: list[tuple[str, int, int]] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
@@ -167,8 +178,8 @@ class _Reader:
         self.r = reading
         self.deadline = deadline
         self.section: str | None = None
-        self.records = {"carer": 0, "sibling": 0}
-        self.seen: dict[str, set[str]] = {"carer": set(), "sibling": set()}
+        self.records = {"carer": 0, "sibling": 0, "action": 0}
+        self.seen: dict[str, set[str]] = {"carer": set(), "sibling": set(), "action": set()}
         self.capture: Entry | None = None
         self.columns: tuple[int | None, list[LabelMatch | None]] | None = None
         self.signing = 0
@@ -183,7 +194,7 @@ class _Reader:
         self, match: LabelMatch, value: str, span: Span, quoted: bool, conf: float = 0.95
     ) -> Entry:
         entity = match.entity
-        if entity != "child" and self.section != entity:
+        if entity not in ("child", "action") and self.section != entity:
             # "Referrer: Jo Bloggs" opens the referrer's section for the lines after it.
             self.section = entity
         elif entity == "child" and self.section in ("carer", "sibling", "referrer"):
@@ -232,6 +243,15 @@ class _Reader:
                     self.add(match, text, Span(s, e, line.where, None), line.quoted)
             return
         header = line.first_row and all(m is not None and m.relationship is None for m in matches)
+        if line.first_row and len(cells) >= 2 and not header:
+            columns = [action_header(c[0]) for c in cells]
+            if all(columns) and {"action", "outcome"} & set(columns):
+                # "Date | Action | Outcome": a table of the actions already taken, a row each.
+                acts: list[LabelMatch | None] = [
+                    LabelMatch("action", c) if c else None for c in columns
+                ]
+                self.columns = (line.table, acts)
+                return
         if len(cells) >= 2 and header:
             entities = {m.entity for m in matches if m is not None}
             if len(entities) == 1 or self.section in ("sibling", "carer"):
@@ -320,7 +340,7 @@ class _Reader:
             self.signing -= 1
             self.r.signature.append((text, s, e))
             return
-        self.r.prose.append((text, s, e, line.quoted))
+        self.r.prose.append(ProseLine(text, s, e, line.quoted, line.where))
 
     def read(self, lines: list[Line]) -> None:
         if len(lines) > MAX_LINES:

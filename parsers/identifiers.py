@@ -172,6 +172,11 @@ def find_dates(text: str) -> list[DateMatch]:
     return sorted(found, key=lambda d: d.start)
 
 
+def month_number(name: str) -> int | None:
+    """'March', 'mar' or 'Sept.' -> its month number; None for anything else."""
+    return _MONTHS.get(name.lower().rstrip("."))
+
+
 def parse_uk_date(text: str | None) -> date | None:
     """The first date in the text ('03/04/2015' is 3 April), or None when there is none."""
     if not text:

@@ -121,6 +121,19 @@ def resolve_label(label: str, section: str | None = None) -> LabelMatch | None:
     return None
 
 
+@cache
+def _action_headers() -> dict[str, str]:
+    raw = tomllib.loads(resources.files("parsers.data").joinpath("labels.toml").read_text("utf-8"))
+    return {normalise_label(p): attr for attr, phrases in raw["action"].items() for p in phrases}
+
+
+def action_header(label: str) -> str | None:
+    """The column of an actions-taken table a header names: date, action, outcome or by."""
+    if len(label) > 80:
+        return None
+    return _action_headers().get(normalise_label(re.sub(r"\([^)]*\)", " ", label)))
+
+
 def section_of(heading: str) -> str | None:
     """The section a heading line starts (child, carer, sibling, referrer, school) or None."""
     phrase = normalise_label(re.sub(r"\([^)]*\)", " ", heading))

@@ -48,8 +48,9 @@ def test_to_dict_has_the_acceptance_keys_and_detail() -> None:
                 "referrer_name", "referrer_email", "reason", "gaps"):  # fmt: skip
         assert key in out
     detail = out["detail"]["dob"]
-    assert set(detail) == {"value", "confidence", "source", "raw"}
+    assert set(detail) == {"value", "confidence", "source", "raw", "origin", "context"}
     assert detail["source"]["where"].startswith("line")
+    assert detail["origin"] == "label"
 
 
 def test_html_helpers() -> None:

@@ -40,11 +40,14 @@ def test_draft_becomes_a_referral_input(fixture) -> None:
     draft = parse_referral(fixture.data, kind=fixture.kind)
     values = draft.fields
     if not values.get("forename") or not values.get("surname"):
-        pytest.skip("no child name: the officer completes this one by hand")
+        pytest.skip("no full child name: the officer completes this one at triage")
     values.pop("draft")
     data = build_referral_input(values, today=date(2026, 3, 31))
     assert data.forename == draft.forename
     assert data.surname == draft.surname
+    assert data.age_range == (tuple(draft.age_range) if draft.age_range else None)
+    assert data.anonymous == draft.anonymous
+    assert len(data.actions_taken) == len(draft.actions)
 
 
 def test_spans_point_at_the_values() -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 import gateway.exchange.service  # registers exchange retries and monitoring
 import gateway.intake.dispatch  # registers the dispatch job
+import gateway.matching.candidates  # registers the match refresh job
 import gateway.timers  # noqa: F401  (registers the periodic work)
 from gateway.jobs import run_worker
 from gateway.settings import Settings

@@ -141,7 +141,8 @@ def _outcome_message(r: DispatchResult) -> tuple[str, str]:
     if r.outcome is Outcome.QUARANTINED:
         return f"Held again: {reason_label(r.reason)}", "info"
     described = {
-        Outcome.CASE: f"new case {tag}",
+        Outcome.CASE: f"case {tag}",
+        Outcome.TRIAGE: "a referral waiting in triage",
         Outcome.ATTACHED: f"added to case {tag}",
         Outcome.REPLY: f"reply on case {tag}",
         Outcome.AUTO_REPLY: "recorded as an automatic reply",

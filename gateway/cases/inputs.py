@@ -45,6 +45,12 @@ class ReferralInput:
     carers: tuple[dict[str, Any], ...] = ()
     siblings: tuple[dict[str, Any], ...] = ()
     languages: tuple[str, ...] = ()
+    # [{"action", "date", "outcome"}]: what the referrer already tried.
+    actions_taken: tuple[dict[str, Any], ...] = ()
+    # An age the referrer gave instead of a date of birth ("about 9 or 10"): (9, 10).
+    age_range: tuple[int, int] | None = None
+    # The referrer asked not to be named (never in letters or exchange messages).
+    anonymous: bool = False
     draft: dict[str, Any] | None = None
     gaps: tuple[str, ...] = ()
     raw_ref: str | None = None
@@ -65,56 +71,113 @@ def _date(value: Any, name: str) -> date | None:
         raise InputError(f"{name} must be a date as YYYY-MM-DD, not {value!r}") from None
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One field that cannot be taken as given, and what is wrong with it."""
+
+    field: str
+    message: str
+
+
 def build_referral_input(values: dict[str, Any], *, today: date) -> ReferralInput:
     """Validate loose values (CLI flags, JSON, a form) into a ReferralInput."""
+    cleaned, problems = clean_referral_values(values, today=today)
+    if problems:
+        raise InputError(problems[0].message)
+    return ReferralInput(**cleaned)
+
+
+def clean_referral_values(
+    values: dict[str, Any], *, today: date
+) -> tuple[dict[str, Any], list[Problem]]:
+    """Every value that is valid, typed as ReferralInput takes it, and the problems.
+
+    A referral awaiting triage keeps what it has (a prose referral may carry no surname);
+    only opening a case needs the whole of it (build_referral_input).
+    """
+    problems: list[Problem] = []
     known = set(ReferralInput.field_names())
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise InputError(f"unknown field {unknown[0]!r}; known fields: {', '.join(sorted(known))}")
+    for name in sorted(set(values) - known):
+        problems.append(
+            Problem(name, f"unknown field {name!r}; known fields: {', '.join(sorted(known))}")
+        )
     v = {k: (val.strip() if isinstance(val, str) else val) for k, val in values.items()}
-    v = {k: val for k, val in v.items() if val not in (None, "")}
+    v = {k: val for k, val in v.items() if val not in (None, "") and k in known}
+
+    def bad(name: str, message: str) -> None:
+        problems.append(Problem(name, message))
+        v.pop(name, None)
+
     for required in ("forename", "surname"):
         if not v.get(required):
-            raise InputError(f"{required} is required")
-    if not isinstance(v["forename"], str) or not isinstance(v["surname"], str):
-        raise InputError("forename and surname must be text")
+            bad(required, f"{required} is required")
+        elif not isinstance(v[required], str):
+            bad(required, "forename and surname must be text")
     channel = v.get("channel", Channel.PHONE.value)
     if channel not in {c.value for c in Channel}:
-        raise InputError(f"channel must be one of: {', '.join(c.value for c in Channel)}")
+        bad("channel", f"channel must be one of: {', '.join(c.value for c in Channel)}")
+        channel = Channel.PHONE.value
     urgency = v.get("urgency", Urgency.ROUTINE.value)
     if urgency not in {u.value for u in Urgency}:
-        raise InputError(f"urgency must be one of: {', '.join(u.value for u in Urgency)}")
+        bad("urgency", f"urgency must be one of: {', '.join(u.value for u in Urgency)}")
+        urgency = Urgency.ROUTINE.value
     sex = v.get("sex")
     if sex is not None:
         sex = str(sex).upper()
         if sex not in {"M", "F"}:
-            raise InputError(f"sex must be M or F, not {v['sex']!r}")
-    dob = _date(v.get("dob"), "dob")
-    received = _date(v.get("received"), "received") or today
+            bad("sex", f"sex must be M or F, not {v['sex']!r}")
+            sex = None
+    dates: dict[str, date | None] = {}
+    for name in ("dob", "received", "date_last_attended", "date_last_seen"):
+        try:
+            dates[name] = _date(v.get(name), name)
+        except InputError as exc:
+            bad(name, str(exc))
+            dates[name] = None
+    received = dates["received"] or today
     if received > today:
-        raise InputError(f"received date {received} is in the future")
+        bad("received", f"received date {received} is in the future")
+        received = today
+    dob = dates["dob"]
     if dob is not None and (dob >= received or dob.year < received.year - 25):
-        raise InputError(f"dob {dob} is not a plausible date of birth for a school-age child")
+        bad("dob", f"dob {dob} is not a plausible date of birth for a school-age child")
+        dob = None
     upn = v.get("upn")
     if upn is not None:
         check = check_upn(str(upn))
         if not check.valid:
-            raise InputError(f"upn {upn!r} is not valid: {'; '.join(check.problems)}")
-        upn = check.value
+            bad("upn", f"upn {upn!r} is not valid: {'; '.join(check.problems)}")
+            upn = None
+        else:
+            upn = check.value
     postcode = v.get("postcode")
     if postcode is not None:
         normal = normalise_postcode(str(postcode))
         if normal is None:
-            raise InputError(f"postcode {postcode!r} is not a valid UK postcode")
+            bad("postcode", f"postcode {postcode!r} is not a valid UK postcode")
         postcode = normal
     email = v.get("referrer_email")
     if email is not None and ("@" not in str(email) or " " in str(email)):
-        raise InputError(f"referrer_email {email!r} is not an email address")
-    for k in ("former_upns", "aliases", "carers", "siblings", "languages", "gaps"):
+        bad("referrer_email", f"referrer_email {email!r} is not an email address")
+    for k in ("former_upns", "aliases", "carers", "siblings", "languages", "gaps", "actions_taken"):
         if k in v:
             if not isinstance(v[k], list | tuple):
-                raise InputError(f"{k} must be a list")
-            v[k] = tuple(v[k])
+                bad(k, f"{k} must be a list")
+            else:
+                v[k] = tuple(v[k])
+    if "flags" in v and not isinstance(v["flags"], dict):
+        bad("flags", "flags must be a mapping of flag to yes or no")
+    if "age_range" in v:
+        age = v["age_range"]
+        if not (
+            isinstance(age, list | tuple)
+            and len(age) == 2
+            and all(isinstance(a, int) and 3 <= a <= 19 for a in age)
+            and age[0] <= age[1]
+        ):
+            bad("age_range", "age_range must be two ages in years, youngest first")
+        else:
+            v["age_range"] = (int(age[0]), int(age[1]))
     merged: dict[str, Any] = {
         **v,
         "channel": channel,
@@ -124,7 +187,7 @@ def build_referral_input(values: dict[str, Any], *, today: date) -> ReferralInpu
         "received": received,
         "upn": upn,
         "postcode": postcode,
-        "date_last_attended": _date(v.get("date_last_attended"), "date_last_attended"),
-        "date_last_seen": _date(v.get("date_last_seen"), "date_last_seen"),
+        "date_last_attended": dates["date_last_attended"],
+        "date_last_seen": dates["date_last_seen"],
     }
-    return ReferralInput(**merged)
+    return {k: val for k, val in merged.items() if k in known}, problems

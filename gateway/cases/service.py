@@ -10,7 +10,11 @@ from sqlalchemy.orm import Session
 
 from gateway import audit, letters, outbox
 from gateway.cases.deadlines import add_days
+from gateway.cases.facts import propose_facts
 from gateway.cases.inputs import InputError, ReferralInput
+from gateway.cases.labels import AGENCIES as AGENCY_LABELS
+from gateway.cases.labels import METHODS as METHOD_LABELS
+from gateway.cases.labels import channel_label, label
 from gateway.cases.queries import get_case
 from gateway.cases.workflow import CLOSED, WorkflowError, load_workflow
 from gateway.db import utcnow
@@ -18,20 +22,17 @@ from gateway.exchange.records import Direction, MonitoringStatus, OutStatus
 from gateway.models.case import Case, EnquiryLogEntry, Task, TimelineEntry
 from gateway.models.child import Carer, Child, ChildAddress, Sibling
 from gateway.models.exchange import ExchangeMessage, Monitoring
-from gateway.models.referral import Referral
+from gateway.models.referral import Channel, Referral, TriageStatus, Urgency
 from gateway.settings import Settings
 from parsers.exchange import DocType
 
 PROGRESS_UPDATE = "progress_update"
 FURTHER_ENQUIRIES = "further_enquiries"
+FIRST_CONTACT = "first_contact"
 
-AGENCIES = (
-    "children_social_care", "admissions", "routes_to_employment", "inclusion_team",
-    "health", "choice_advice", "police", "attendance_welfare", "housing", "a_and_e",
-    "sen_case_worker", "other_la", "health_visitor", "school", "parent_carer", "referrer",
-    "ehe_team", "other",
-)  # fmt: skip
-METHODS = ("phone", "email", "letter", "home_visit", "meeting", "database_check", "other")
+#: The agencies and methods an enquiry may name (their labels are in gateway.cases.labels).
+AGENCIES = tuple(AGENCY_LABELS)
+METHODS = tuple(METHOD_LABELS)
 
 
 def _timeline(
@@ -85,27 +86,55 @@ def _new_child(data: ReferralInput) -> Child:
     return child
 
 
-def _new_referral(data: ReferralInput, case: Case, actor: str) -> Referral:
-    return Referral(
-        case=case,
-        channel=data.channel,
-        received_on=data.received or utcnow().date(),
-        referrer_name=data.referrer_name,
-        referrer_role=data.referrer_role,
-        referrer_organisation=data.referrer_organisation,
-        referrer_email=data.referrer_email,
-        referrer_phone=data.referrer_phone,
-        reason=data.reason,
-        urgency=data.urgency,
-        flags=dict(data.flags),
-        school=data.school,
-        date_last_attended=data.date_last_attended,
-        date_last_seen=data.date_last_seen,
-        draft=data.draft,
-        gaps=list(data.gaps),
-        raw_ref=data.raw_ref,
-        created_by=actor,
-    )
+def _fill_referral(
+    data: ReferralInput, case: Case, actor: str, referral: Referral | None = None
+) -> Referral:
+    """The referral row for `data` on `case`: a new one, or the one that waited in triage."""
+    row = referral or Referral(created_by=actor)
+    row.case = case
+    row.channel = data.channel
+    row.received_on = row.received_on or data.received or utcnow().date()
+    row.referrer_name = data.referrer_name
+    row.referrer_role = data.referrer_role
+    row.referrer_organisation = data.referrer_organisation
+    row.referrer_email = data.referrer_email
+    row.referrer_phone = data.referrer_phone
+    row.reason = data.reason
+    row.urgency = data.urgency
+    row.flags = dict(data.flags)
+    row.school = data.school
+    row.date_last_attended = data.date_last_attended
+    row.date_last_seen = data.date_last_seen
+    row.actions_taken = [dict(a) for a in data.actions_taken]
+    row.anonymous = data.anonymous
+    row.draft = data.draft if data.draft is not None else row.draft
+    row.gaps = list(data.gaps)
+    row.raw_ref = data.raw_ref or row.raw_ref
+    row.details = details_of(data)
+    return row
+
+
+def details_of(data: ReferralInput) -> dict[str, Any]:
+    """The child and family as a referral describes them, as JSON (Referral.details)."""
+    out: dict[str, Any] = {}
+    for name in DETAIL_FIELDS:
+        value = getattr(data, name)
+        if value in (None, "", (), [], {}):
+            continue
+        if isinstance(value, date):
+            value = value.isoformat()
+        elif isinstance(value, tuple):
+            value = [dict(v) if isinstance(v, dict) else v for v in value]
+        out[name] = value
+    return out
+
+
+#: ReferralInput's fields about the child and family (the rest describe the referral).
+DETAIL_FIELDS = (
+    "forename", "surname", "middle_names", "aliases", "dob", "age_range", "sex", "upn",
+    "former_upns", "year_group", "address_line1", "address_line2", "town", "postcode",
+    "carers", "siblings", "languages",
+)  # fmt: skip
 
 
 def _letter_to_referrer(
@@ -116,6 +145,8 @@ def _letter_to_referrer(
     letter = letters.render(
         kind,
         case.tag,
+        # A web-form address is whatever was typed: the letter echoes nothing from the form.
+        verified=referral.channel != Channel.FORM.value,
         referrer_name=referral.referrer_name,
         received=referral.received_on,
         la_name=settings.core.la_name,
@@ -139,14 +170,25 @@ def progress_update_due(settings: Settings, received: date) -> date:
     )
 
 
-def log_referral(session: Session, settings: Settings, data: ReferralInput, actor: str) -> Case:
-    """A new referral about a child with no case yet: child, case, referral, deadlines."""
+def log_referral(
+    session: Session,
+    settings: Settings,
+    data: ReferralInput,
+    actor: str,
+    *,
+    referral: Referral | None = None,
+) -> Case:
+    """A new referral about a child with no case yet: child, case, referral, deadlines.
+
+    `referral`: the row that waited in triage, now opened as this case.
+    """
     workflow = load_workflow(settings.workflow.file)
-    received = data.received or utcnow().date()
+    received = (referral.received_on if referral else None) or data.received or utcnow().date()
     child = _new_child(data)
     case = Case(child=child, status=workflow.initial, opened_on=received)
     session.add(case)
-    referral = _new_referral(data, case, actor)
+    referral = _fill_referral(data, case, actor, referral)
+    referral.triage_status = TriageStatus.OPENED.value
     session.add(referral)
     session.flush()
     _add_deadlines(session, settings, case, referral, data)
@@ -154,7 +196,7 @@ def log_referral(session: Session, settings: Settings, data: ReferralInput, acto
         session,
         case,
         "referral",
-        f"Referral received by {data.channel}",
+        f"Referral received by {channel_label(data.channel)}",
         actor,
         ref=f"referral:{referral.id}",
     )
@@ -170,21 +212,37 @@ def log_referral(session: Session, settings: Settings, data: ReferralInput, acto
 
 
 def attach_referral(
-    session: Session, settings: Settings, case_id: int, data: ReferralInput, actor: str
+    session: Session,
+    settings: Settings,
+    case_id: int,
+    data: ReferralInput,
+    actor: str,
+    *,
+    referral: Referral | None = None,
+    reopen: bool = False,
 ) -> Referral:
-    """A further referral about a child who already has a case (one case per child)."""
+    """A further referral about a child who already has a case (one case per child).
+
+    Deadlines are not doubled; what the referral says that the case lacks or contradicts
+    becomes a fact for the officer to accept (nothing on the case is overwritten).
+    `reopen`: a closed case is reopened by this referral (the officer attached it).
+    """
     case = get_case(session, case_id)
     if case.status == CLOSED:
-        raise WorkflowError(f"case {case_id} is closed; reopen it or log a new case")
-    referral = _new_referral(data, case, actor)
+        if not reopen:
+            raise WorkflowError(f"case {case_id} is closed; reopen it or log a new case")
+        reopen_case(session, settings, case_id, actor, "a further referral about the child")
+    referral = _fill_referral(data, case, actor, referral)
+    referral.triage_status = TriageStatus.ATTACHED.value
     session.add(referral)
     session.flush()
     _add_deadlines(session, settings, case, referral, data)
+    propose_facts(session, case, data, f"referral:{referral.id}")
     _timeline(
         session,
         case,
         "referral",
-        f"Further referral received by {data.channel}",
+        f"Further referral received by {channel_label(data.channel)}",
         actor,
         ref=f"referral:{referral.id}",
     )
@@ -199,38 +257,69 @@ def attach_referral(
     return referral
 
 
+def _open_task(case: Case, kind: str) -> Task | None:
+    return next((t for t in case.tasks if t.kind == kind and t.status == "open"), None)
+
+
+def _days(settings: Settings, start: date, days: int) -> date:
+    d = settings.deadlines
+    return add_days(start, days, working=d.working_days, division=d.bank_holiday_division)
+
+
+def _same_referrer(a: Referral, b: Referral) -> bool:
+    if a.referrer_email and b.referrer_email:
+        return a.referrer_email.strip().lower() == b.referrer_email.strip().lower()
+    return bool(a.referrer_name) and a.referrer_name == b.referrer_name
+
+
 def _add_deadlines(
     session: Session, settings: Settings, case: Case, referral: Referral, data: ReferralInput
 ) -> None:
+    """The deadlines a referral sets, each once per case: a progress update for each
+    referrer, one task to chase the gaps, one first contact for urgent referrals."""
     received = referral.received_on
     if referral.referrer_email or referral.referrer_name:
-        session.add(
+        waiting = [
+            session.get(Referral, t.detail.get("referral_id"))
+            for t in case.tasks
+            if t.kind == PROGRESS_UPDATE and t.status == "open"
+        ]
+        if not any(w is not None and _same_referrer(w, referral) for w in waiting):
+            case.tasks.append(
+                Task(
+                    kind=PROGRESS_UPDATE,
+                    due=progress_update_due(settings, received),
+                    detail={"referral_id": referral.id},
+                )
+            )
+    urgent = data.urgency in (Urgency.URGENT.value, Urgency.SAFEGUARDING.value)
+    if urgent and _open_task(case, FIRST_CONTACT) is None:
+        case.tasks.append(
             Task(
-                case_id=case.id,
-                kind=PROGRESS_UPDATE,
-                due=progress_update_due(settings, received),
-                detail={"referral_id": referral.id},
+                kind=FIRST_CONTACT,
+                due=_days(settings, received, settings.deadlines.first_contact_days),
+                detail={"referral_id": referral.id, "urgency": data.urgency},
             )
         )
     if data.gaps:
-        d = settings.deadlines
-        session.add(
-            Task(
-                case_id=case.id,
-                kind=FURTHER_ENQUIRIES,
-                due=add_days(
-                    received,
-                    d.further_enquiries_days,
-                    working=d.working_days,
-                    division=d.bank_holiday_division,
-                ),
-                detail={"referral_id": referral.id, "gaps": list(data.gaps)},
+        chase = _open_task(case, FURTHER_ENQUIRIES)
+        if chase is None:
+            case.tasks.append(
+                Task(
+                    kind=FURTHER_ENQUIRIES,
+                    due=_days(settings, received, settings.deadlines.further_enquiries_days),
+                    detail={"referral_id": referral.id, "gaps": list(data.gaps)},
+                )
             )
-        )
+        else:
+            known = list(chase.detail.get("gaps", []))
+            more = [g for g in data.gaps if g not in known]
+            chase.detail = {**chase.detail, "gaps": known + more}
         if referral.referrer_email:
             _letter_to_referrer(
                 session, settings, case, referral, "further_enquiries", gaps=list(data.gaps)
             )
+    session.flush()
 
 
 def move_case(session: Session, settings: Settings, case_id: int, status: str, actor: str) -> Case:
@@ -238,7 +327,8 @@ def move_case(session: Session, settings: Settings, case_id: int, status: str, a
     load_workflow(settings.workflow.file).check_move(case.status, status)
     before = case.status
     case.status = status
-    _timeline(session, case, "status", f"Status {before} -> {status}", actor)
+    workflow = load_workflow(settings.workflow.file)
+    _timeline(session, case, "status", f"Moved to {workflow.statuses[status]}", actor)
     audit.record(
         session,
         actor=actor,
@@ -394,11 +484,16 @@ def record_enquiry(
     )
     session.add(entry)
     session.flush()
+    first = _open_task(case, FIRST_CONTACT)
+    if first is not None:
+        # Any recorded contact is the first contact an urgent referral asked for.
+        first.status = "done"
+        first.done_at = utcnow()
     _timeline(
         session,
         case,
         "enquiry",
-        f"Enquiry with {agency} by {method}",
+        f"Enquiry with {label(AGENCY_LABELS, agency)} by {label(METHOD_LABELS, method)}",
         actor,
         ref=f"enquiry:{entry.id}",
     )

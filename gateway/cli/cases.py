@@ -15,6 +15,7 @@ from gateway.cases.inputs import InputError, build_referral_input
 from gateway.cli.context import actor, echo_json, unit_of_work
 from gateway.db import utcnow
 from gateway.models.referral import Channel
+from gateway.triage.service import receive
 
 _REFERRAL_OPTIONS = [
     ("forename", "Child's forename(s)."),
@@ -60,10 +61,16 @@ def _referral_add(json_file: Path | None, channel: str | None, **flags: Any) -> 
     if channel is not None:
         values["channel"] = channel
     with unit_of_work() as (s, session):
-        data = build_referral_input(values, today=utcnow().date())
-        case = service.log_referral(session, s, data, actor())
-        case_id = case.id
-    click.echo(case_id)
+        # Checked whole first: a referral keyed in by hand must be complete enough to log.
+        build_referral_input(values, today=utcnow().date())
+        routed = receive(session, s, values, actor=actor(), keyed_by_officer=True)
+    if routed.case_id is not None:
+        click.echo(routed.case_id)
+    else:
+        click.echo(
+            f"Referral {routed.referral_id} is waiting in triage: it may be about a child we "
+            f"already know. See `cme triage show {routed.referral_id}`."
+        )
 
 
 _add = click.command("add")(_referral_add)
@@ -80,7 +87,10 @@ _add = click.option(
 )(_add)
 for _name, _help in reversed(_REFERRAL_OPTIONS):
     _add = click.option(f"--{_name}", _name.replace("-", "_"), help=_help)(_add)
-_add.help = "Log a new referral: creates the child's case and prints its id."
+_add.help = (
+    "Log a new referral and print its case id: a new case, or the child's case when the match "
+    "is certain. A referral that may be about a child we already know waits in triage."
+)
 referral.add_command(_add)
 
 

@@ -14,7 +14,7 @@ from gateway.db import session_scope
 from gateway.intake import quarantine as q
 from gateway.intake.dispatch import DispatchResult, dispatch_safely, result_of
 from gateway.intake.rawstore import DISPATCH_JOB, Arrival, RawStore
-from gateway.models.intake import IntakeChannel, Outcome, QuarantineStatus, RawMessage
+from gateway.models.intake import IntakeChannel, QuarantineStatus, RawMessage
 from gateway.models.ops import Job
 
 
@@ -49,16 +49,14 @@ def intake(files: tuple[Path, ...]) -> None:
             with session_scope(eng) as session:
                 result: DispatchResult
                 if stored.duplicate:
+                    # The same bytes again: what was decided the first time, said as such.
                     row = session.get(RawMessage, stored.raw_id)
                     assert row is not None
-                    earlier = result_of(row)
-                    result = DispatchResult(
-                        row.id, Outcome.DUPLICATE, earlier.case_id, earlier.outcome.value
-                    )
+                    result = result_of(row)
                 else:
                     result = dispatch_safely(session, s, stored.raw_id)
                     _mark_job_done(session, stored.sha256)
-            click.echo(json.dumps(result.as_dict()))
+            click.echo(json.dumps({**result.as_dict(), "duplicate": stored.duplicate}))
     finally:
         store.close()
     if failed:
@@ -125,3 +123,24 @@ def retry(raw_id: int) -> None:
 def release(raw_id: int) -> None:
     """Officer's decision that a held message is safe: dispatch it without the checks."""
     _rerun(raw_id, QuarantineStatus.RELEASED)
+
+
+@quarantine.command("referral")
+@click.argument("raw_id", type=int)
+def referral_cmd(raw_id: int) -> None:
+    """Make a held message a referral awaiting triage (nothing in it is opened)."""
+    s = settings()
+    with session_scope(engine(s)) as session:
+        referral_id = q.make_referral(session, s, raw_id, actor())
+    click.echo(f"Raw message {raw_id} is now referral {referral_id}, waiting in triage.")
+
+
+@quarantine.command("discard")
+@click.argument("raw_id", type=int)
+@click.option("--reason", required=True, help="Why: for example spam, or sent in error.")
+def discard_cmd(raw_id: int, reason: str) -> None:
+    """Close a hold with the reason; the message itself stays in the raw store."""
+    s = settings()
+    with session_scope(engine(s)) as session:
+        q.discard(session, raw_id, reason, actor())
+    click.echo(f"Raw message {raw_id} discarded: {reason.strip()}")

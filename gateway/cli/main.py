@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "quarantine": "gateway.cli.intake:quarantine",
     "ctf": "gateway.cli.ctf:ctf",
     "lost-pupils": "gateway.cli.lost_pupils:lost_pupils",
+    "triage": "gateway.cli.triage:triage_group",
     "match": "gateway.cli.match:match",
     "roll": "gateway.cli.match:roll",
     "ehe": "gateway.cli.match:ehe",

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from gateway.matching.bench import BenchFileError, run_bench
-from gateway.matching.decisions import OfficerVerdict, Thresholds
+from gateway.matching.decisions import Thresholds
 from gateway.settings import load_settings
 
 if TYPE_CHECKING:
@@ -181,21 +181,17 @@ def match_case(case_id: int, limit: int) -> None:
 @match.command("decide")
 @click.argument("query_ref")
 @click.argument("target_ref")
-@click.argument("verdict", type=click.Choice([v.value for v in OfficerVerdict]))
+@click.argument("verdict", type=click.Choice(["confirmed", "rejected", "not_sure"]))
 def match_decide(query_ref: str, target_ref: str, verdict: str) -> None:
-    """Confirm or reject a pair (e.g. case:12 lost_pupil:345 confirmed); never proposed again."""
+    """Decide a pair (e.g. case:12 lost_pupil:345 confirmed) and carry out what it means:
+    a referral joins the case, a duplicate case is merged, a lost pupil's UPN and school
+    go onto the case, a roll or EHE match marks or closes it. Never proposed again."""
     from gateway.cli.context import actor, unit_of_work
-    from gateway.matching.service import record_decision
+    from gateway.matching.confirm import Verdict, decide
 
-    with unit_of_work() as (_, session):
-        record_decision(
-            session,
-            query_ref=query_ref,
-            target_ref=target_ref,
-            verdict=OfficerVerdict(verdict),
-            actor=actor(),
-        )
-    click.echo(f"{query_ref} {target_ref}: {verdict}")
+    with unit_of_work() as (s, session):
+        done = decide(session, s, query_ref, target_ref, Verdict(verdict), actor())
+    click.echo(done.message)
 
 
 COMMANDS: tuple[click.Command, ...] = (match, roll, ehe)

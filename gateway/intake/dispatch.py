@@ -137,10 +137,22 @@ def _quarantine(session: Session, row: RawMessage, reason: Reason, detail: str) 
     return DispatchResult(row.id, Outcome.QUARANTINED, None, reason.value)
 
 
-def _timeline(session: Session, case_id: int, kind: str, summary: str, row: RawMessage) -> None:
+def _timeline(
+    session: Session,
+    case_id: int,
+    kind: str,
+    summary: str,
+    row: RawMessage,
+    *,
+    unread: bool = False,
+    detail: dict[str, Any] | None = None,
+) -> None:
     session.add(
-        TimelineEntry(case_id=case_id, kind=kind, summary=summary, ref=f"raw:{row.id}", actor=ACTOR)
-    )
+        TimelineEntry(
+            case_id=case_id, kind=kind, summary=summary, ref=f"raw:{row.id}", actor=ACTOR,
+            unread=unread, detail=detail,
+        )
+    )  # fmt: skip
     audit.record(
         session,
         actor=ACTOR,
@@ -216,7 +228,18 @@ def _thread_case(session: Session, row: RawMessage, facts: MessageFacts) -> Case
 def _reply(
     session: Session, settings: Settings, row: RawMessage, facts: MessageFacts, case: Case
 ) -> DispatchResult:
-    _timeline(session, case.id, "email_reply", "Email reply received", row)
+    # Readable on the case (the text is read from the raw store when shown), marked new
+    # until an officer has read it.
+    _timeline(
+        session, case.id, "email_reply", "Email reply received", row, unread=True,
+        detail={
+            "from": facts.sender,
+            "attachments": [
+                {"filename": a.filename, "content_type": a.content_type, "size": a.size}
+                for a in facts.attachments
+            ],
+        },
+    )  # fmt: skip
     outbox.queue(
         session,
         settings,
@@ -284,10 +307,11 @@ def _new_referral(
     from gateway.intake.referral import ReferralUnreadable, log_email_referral
 
     try:
-        case, attached = log_email_referral(session, settings, row, facts, data)
+        routed = log_email_referral(session, settings, row, facts, data)
     except ReferralUnreadable as exc:
         return _quarantine(session, row, Reason.REFERRAL_UNREADABLE, str(exc))
-    return _finish(row, Outcome.ATTACHED if attached else Outcome.CASE, case.id)
+    outcome = Outcome.CASE if routed.outcome == "case" else Outcome.TRIAGE
+    return _finish(row, outcome, routed.case_id)
 
 
 def dispatch_safely(

@@ -12,7 +12,11 @@ from sqlalchemy.orm import Session
 from gateway import audit
 from gateway.cases.queries import NotFound
 from gateway.db import utcnow
+from gateway.errors import UserError
+from gateway.intake.referral import held_message_values
 from gateway.models.intake import QuarantineEntry, QuarantineStatus, RawMessage, RawStatus
+from gateway.settings import Settings
+from gateway.triage.service import receive
 
 
 class Reason(enum.StrEnum):
@@ -145,3 +149,44 @@ def resolve(session: Session, raw_id: int, status: QuarantineStatus, actor: str)
     )
     session.flush()
     return row
+
+
+def discard(session: Session, raw_id: int, reason: str, actor: str) -> QuarantineEntry:
+    """The officer's decision that a held message needs nothing more (spam, a test, sent in
+    error). The raw bytes stay in the raw store; only the hold is closed, with the reason."""
+    if not reason.strip():
+        raise UserError("say why the message is discarded (for example: spam, sent in error)")
+    entry, _row = open_entry(session, raw_id)
+    entry.status = QuarantineStatus.DISCARDED.value
+    entry.resolved_at = utcnow()
+    entry.resolved_by = actor
+    entry.resolution = reason.strip()[:2000]
+    audit.record(
+        session, actor=actor, action="quarantine.discarded", entity="raw_message",
+        entity_id=raw_id, detail={"reason": entry.reason},
+    )  # fmt: skip
+    session.flush()
+    return entry
+
+
+def make_referral(session: Session, settings: Settings, raw_id: int, actor: str) -> int:
+    """The officer's decision that a held message is a referral: it waits in triage with
+    whatever can be read of it, and a gap saying why it was held. Returns the referral id."""
+    entry, row = open_entry(session, raw_id)
+    values = held_message_values(settings, session, row)
+    held = f"held in the quarantine ({entry.reason}): read the message before acting on it"
+    values["gaps"] = [*values.get("gaps", []), held]
+    routed = receive(session, settings, values, actor=actor, raw_id=row.id, triage_only=True)
+    entry.status = QuarantineStatus.REFERRAL.value
+    entry.resolved_at = utcnow()
+    entry.resolved_by = actor
+    entry.resolution = f"referral:{routed.referral_id}"
+    row.status = RawStatus.DISPATCHED.value
+    row.outcome = "triage"
+    row.dispatched_at = utcnow()
+    audit.record(
+        session, actor=actor, action="quarantine.referral", entity="raw_message",
+        entity_id=raw_id, detail={"reason": entry.reason, "referral_id": routed.referral_id},
+    )  # fmt: skip
+    session.flush()
+    return routed.referral_id

@@ -1,4 +1,5 @@
-"""A new referral by email: the referral parser's draft into a case (or onto the child's case)."""
+"""A new referral by email, IMAP or the web form: the referral parser's draft into the one
+path every referral takes (gateway.triage.service.receive): a case, or the triage queue."""
 
 from __future__ import annotations
 
@@ -6,16 +7,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from gateway.cases.inputs import InputError, ReferralInput, build_referral_input
-from gateway.cases.service import attach_referral, log_referral
-from gateway.db import utcnow
-from gateway.intake.message import MessageFacts
-from gateway.matching.decisions import Thresholds
-from gateway.matching.service import certain_open_case
-from gateway.models.case import Case
-from gateway.models.intake import RawMessage
+from gateway.cases.inputs import ReferralInput
+from gateway.intake.message import MessageFacts, read_message
+from gateway.intake.rawstore import RawStore
+from gateway.models.intake import IntakeChannel, RawMessage
 from gateway.models.referral import Channel
 from gateway.settings import Settings
+from gateway.triage.service import Routed, receive
 from parsers.errors import ParseError
 from parsers.mime import parse_message
 from parsers.referral import ReferralDraft, parse_referral_message
@@ -24,43 +22,61 @@ ACTOR = "intake"
 
 
 class ReferralUnreadable(ValueError):
-    """The message is not a referral we can log; the message says what is missing."""
+    """Nothing in the message can be read as a referral; the message says why."""
 
 
-def _draft_values(draft: ReferralDraft) -> tuple[dict[str, Any], tuple[str, ...]]:
-    """Field values (shaped for ReferralInput by the parser) and the gaps."""
+def _draft_values(draft: ReferralDraft) -> dict[str, Any]:
+    """Field values (shaped for ReferralInput by the parser), with the gaps."""
     known = set(ReferralInput.field_names())
-    values = {k: v for k, v in draft.fields.items() if k in known and k != "gaps"}
-    return values, tuple(str(g) for g in draft.gaps)
+    values = {k: v for k, v in draft.fields.items() if k in known}
+    values["gaps"] = [str(g) for g in draft.gaps]
+    return values
 
 
-def _parse(facts: MessageFacts, data: bytes) -> ReferralDraft:
+def _read(facts: MessageFacts, data: bytes) -> dict[str, Any]:
+    """What the parser can read; a form it cannot read still leaves the message for an
+    officer (the gap says why), since a person wrote it."""
+    if not (facts.text.strip() or facts.html.strip() or facts.attachments):
+        raise ReferralUnreadable("the message has no text and no attachments to read")
     try:
-        draft = parse_referral_message(facts.parsed or parse_message(data))
+        return _draft_values(parse_referral_message(facts.parsed or parse_message(data)))
     except ParseError as exc:
-        raise ReferralUnreadable(f"the referral cannot be read: {exc}") from None
-    if not (draft.forename or draft.surname):
-        raise ReferralUnreadable("no child's name found: not a referral the parser can read")
-    return draft
+        return {"gaps": [f"the referral could not be read: {exc}"]}
+
+
+def message_values(row: RawMessage, facts: MessageFacts, data: bytes) -> dict[str, Any]:
+    """The referral a stored message carries, as values for triage.receive."""
+    values = _read(facts, data)
+    # A web-form post comes from the form itself: its referrer is only what was typed in it.
+    form = row.channel == IntakeChannel.FORM.value
+    if form:
+        if values.get("referrer_email") == facts.sender:
+            del values["referrer_email"]  # the form's own address, not the referrer's
+    elif facts.sender:
+        values.setdefault("referrer_email", facts.sender)
+    values["channel"] = Channel.FORM.value if form else Channel.EMAIL.value
+    values["raw_ref"] = f"raw:{row.id}"
+    return values
 
 
 def log_email_referral(
     session: Session, settings: Settings, row: RawMessage, facts: MessageFacts, data: bytes
-) -> tuple[Case, bool]:
-    """Log the referral; returns the case and whether it went onto an existing one."""
-    draft = _parse(facts, data)
-    values, gaps = _draft_values(draft)
-    values.setdefault("referrer_email", facts.sender)
-    values["channel"] = Channel.EMAIL.value
-    values["raw_ref"] = f"raw:{row.id}"
-    values["gaps"] = list(gaps)
+) -> Routed:
+    """Route the referral a message carries: a case at once, or the triage queue."""
+    return receive(session, settings, message_values(row, facts, data), actor=ACTOR, raw_id=row.id)
+
+
+def held_message_values(settings: Settings, session: Session, row: RawMessage) -> dict[str, Any]:
+    """What can safely be read of a held message for an officer to triage: nothing is
+    opened, and whatever cannot be read leaves a gap instead."""
     try:
-        referral = build_referral_input(values, today=utcnow().date())
-    except InputError as exc:
-        raise ReferralUnreadable(f"the referral cannot be logged: {exc}") from None
-    thresholds = Thresholds(settings.matching.upper_threshold, settings.matching.lower_threshold)
-    existing = certain_open_case(session, referral, thresholds)
-    if existing is not None:
-        attach_referral(session, settings, existing.id, referral, ACTOR)
-        return existing, True
-    return log_referral(session, settings, referral, ACTOR), False
+        data = RawStore(settings.home, session.get_bind()).read(row)  # type: ignore[arg-type]
+        facts = read_message(data)
+        return message_values(row, facts, data)
+    except ReferralUnreadable as exc:
+        return {"gaps": [str(exc)], "raw_ref": f"raw:{row.id}"}
+    except Exception as exc:  # a hostile message: keep it for the officer, say why
+        return {
+            "gaps": [f"the message cannot be read ({type(exc).__name__})"],
+            "raw_ref": f"raw:{row.id}",
+        }

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from gateway import audit
 from gateway.cases.inputs import ReferralInput
@@ -18,12 +18,12 @@ from gateway.matching.engine import Candidate, MatchEngine
 from gateway.matching.normalise import tokens
 from gateway.matching.records import Contact, PartialDate, PersonRecord
 from gateway.models.case import Case
-from gateway.models.child import Child
+from gateway.models.child import Child, ChildAddress
 from gateway.models.matching import MatchDecision, RegisterEntry
 from gateway.sqltext import same_text
 from lost_pupil.index import name_keys, normalise_name
 from lost_pupil.models import LostPupil
-from lost_pupil.search import candidates_by_keys
+from lost_pupil.search import candidates_by_keys, listed_as_lost
 
 SOURCES = ("case", "lost_pupil", "roll", "ehe")
 
@@ -151,9 +151,7 @@ def record_from_referral(data: ReferralInput, ref: str) -> PersonRecord:
     )
 
 
-def certain_open_case(
-    session: Session, data: ReferralInput, thresholds: Thresholds
-) -> Case | None:
+def certain_open_case(session: Session, data: ReferralInput, thresholds: Thresholds) -> Case | None:
     """The open case this referral is certainly about, or None.
 
     Certain means the same valid UPN, or the same name and date of birth (compared exactly,
@@ -204,15 +202,62 @@ def _dobs(query: PersonRecord) -> list[date]:
     return out
 
 
+def _name_variants(*names: str) -> list[str]:
+    """The spellings of a name as people type it, for an index seek on the stored value."""
+    out: set[str] = set()
+    for name in names:
+        clean = " ".join(name.split())
+        if clean:
+            out |= {clean, clean.lower(), clean.upper(), clean.title(), clean.capitalize()}
+    return sorted(out)
+
+
+#: Most cases one block may bring back: a common surname must not swamp the comparison.
+CASE_BLOCK_LIMIT = 2000
+
+
+def _case_block(session: Session, query: PersonRecord) -> list[Case]:
+    """Cases (open and closed) sharing a blocking key with the query: UPN, date of birth
+    (day and month swapped too), surname, or current postcode. Each is an index seek."""
+    conds = []
+    upns = [u for u in (query.upn, *query.former_upns) if u]
+    if upns:
+        conds.append(Child.upn.in_(upns))
+    dobs = _dobs(query)
+    if dobs:
+        conds.append(Child.dob.in_(dobs))
+    surnames = _name_variants(query.surname, *query.former_surnames)
+    if surnames:
+        conds.append(Child.surname.in_(surnames))
+    if query.postcode:
+        conds.append(
+            Child.id.in_(
+                select(ChildAddress.child_id).where(
+                    ChildAddress.postcode == query.postcode.strip().upper(),
+                    ChildAddress.to_date.is_(None),
+                )
+            )
+        )
+    if not conds:
+        return []
+    stmt = (
+        select(Case)
+        .join(Child, Child.id == Case.child_id)
+        .where(or_(*conds))
+        .options(
+            selectinload(Case.child).selectinload(Child.addresses),
+            selectinload(Case.child).selectinload(Child.carers),
+        )
+        .order_by(Case.id.desc())
+        .limit(CASE_BLOCK_LIMIT)
+    )
+    return list(session.execute(stmt).unique().scalars())
+
+
 def _gather(session: Session, query: PersonRecord, sources: tuple[str, ...]) -> list[PersonRecord]:
     records: list[PersonRecord] = []
     if "case" in sources:
-        # An LA has hundreds of open cases, not millions: compare with every one.
-        stmt = select(Case).where(Case.status != "closed")
-        records += [
-            record_from_child(c.child, f"case:{c.id}")
-            for c in session.execute(stmt).unique().scalars()
-        ]
+        records += [record_from_child(c.child, f"case:{c.id}") for c in _case_block(session, query)]
     if "lost_pupil" in sources:
         names = [normalise_name(n) for n in (query.surname, query.forename)]
         keys = (
@@ -228,7 +273,9 @@ def _gather(session: Session, query: PersonRecord, sources: tuple[str, ...]) -> 
             postcodes=[query.postcode] if query.postcode else [],
         )
         if found:
-            rows = session.execute(select(LostPupil).where(LostPupil.id.in_(sorted(found))))
+            rows = session.execute(
+                select(LostPupil).where(LostPupil.id.in_(sorted(found)), listed_as_lost())
+            )
             records += [record_from_lost_pupil(r) for r in rows.scalars()]
     kinds = [k for k in ("roll", "ehe") if k in sources]
     if kinds:

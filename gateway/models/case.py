@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.db import Base, utcnow
@@ -28,11 +29,18 @@ class Case(Base):
     closed_by: Mapped[str | None] = mapped_column(String(100))
     signed_off_by: Mapped[str | None] = mapped_column(String(100))
     enquiries_complete_at: Mapped[datetime | None]
+    # The school the child was last on roll at, when a lost-pupil file or a referral says.
+    last_school: Mapped[str | None] = mapped_column(String(200))
+    # A confirmed match to a school roll: {"school", "from", "entry"}; the case page offers
+    # the Attendance & Welfare referral or closure.
+    on_roll: Mapped[dict[str, Any] | None] = mapped_column()
+    # A duplicate merged into another case points at it (and is closed as a duplicate).
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(default=1)
 
-    child: Mapped[Child] = relationship(lazy="joined")
+    child: Mapped[Child] = relationship(lazy="joined", foreign_keys=[child_id])
     referrals: Mapped[list[Referral]] = relationship(back_populates="case", order_by="Referral.id")
     tasks: Mapped[list[Task]] = relationship(back_populates="case", order_by="Task.id")
 
@@ -90,3 +98,36 @@ class TimelineEntry(Base):
     summary: Mapped[str] = mapped_column(Text)
     ref: Mapped[str | None] = mapped_column(String(100))
     actor: Mapped[str] = mapped_column(String(100))
+    # What the entry shows beyond its summary, e.g. a reply's attachments.
+    detail: Mapped[dict[str, Any] | None] = mapped_column()
+    # Replies carry a "new" marker until an officer has read them.
+    unread: Mapped[bool] = mapped_column(default=False)
+    read_by: Mapped[str | None] = mapped_column(String(100))
+    read_at: Mapped[datetime | None]
+
+
+class FactState(enum.StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class CaseFact(Base):
+    """A value a later referral or reply brought that the case lacks or contradicts.
+
+    Listed on the case page for the officer to accept field by field; nothing is
+    overwritten silently.
+    """
+
+    __tablename__ = "case_facts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    field: Mapped[str] = mapped_column(String(40))
+    value: Mapped[Any] = mapped_column(JSON)
+    current: Mapped[Any] = mapped_column(JSON, nullable=True)
+    source_ref: Mapped[str] = mapped_column(String(100))  # "referral:12"
+    state: Mapped[str] = mapped_column(String(10), default=FactState.PENDING.value)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[datetime | None]

@@ -26,8 +26,9 @@ class RawStatus(enum.StrEnum):
 
 
 class Outcome(enum.StrEnum):
-    CASE = "case"
-    ATTACHED = "attached"
+    CASE = "case"  # opened a case, or joined the child's case
+    TRIAGE = "triage"  # a referral waiting for an officer
+    ATTACHED = "attached"  # (older rows: joined an existing case)
     REPLY = "reply"
     AUTO_REPLY = "auto_reply"
     BOUNCE = "bounce"
@@ -40,6 +41,8 @@ class QuarantineStatus(enum.StrEnum):
     OPEN = "open"
     RETRIED = "retried"
     RELEASED = "released"
+    REFERRAL = "referral"  # an officer made it a referral awaiting triage
+    DISCARDED = "discarded"  # an officer discarded it, with the reason (bytes kept)
 
 
 class RawMessage(Base):
@@ -84,6 +87,8 @@ class QuarantineEntry(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[str | None] = mapped_column(String(100))
+    # Why an officer discarded it, or the referral it became ("referral:12").
+    resolution: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_quarantine_status", "status"),)
 

@@ -69,3 +69,40 @@ class MatchDecision(Base):
     __table_args__ = (
         UniqueConstraint("query_ref", "target_kind", "target_ref", name="uq_match_decisions_pair"),
     )
+
+
+class CandidateState(enum.StrEnum):
+    PENDING = "pending"  # for the officer to decide
+    NOT_SURE = "not_sure"  # the officer looked and deferred
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+    SUPERSEDED = "superseded"  # recomputed away, or its query was settled another way
+
+
+class MatchCandidate(Base):
+    """A candidate the matching job found for a referral or a case, stored for the pages.
+
+    Pages read these rows; they never run the matcher. `query_ref` is "referral:12" or
+    "case:7"; `target_ref` is "<source>:<id>" (case, lost_pupil, roll, ehe).
+    """
+
+    __tablename__ = "match_candidates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    query_ref: Mapped[str] = mapped_column(String(60))
+    target_ref: Mapped[str] = mapped_column(String(60))
+    target_kind: Mapped[str] = mapped_column(String(20))
+    score: Mapped[float] = mapped_column(Float)  # log2 odds
+    probability: Mapped[float] = mapped_column(Float)
+    decision: Mapped[str] = mapped_column(String(10))  # proposed / review
+    # [{"field", "query_value", "record_value", "level", "weight"}], in field order.
+    evidence: Mapped[list[Any]] = mapped_column(default=list)
+    state: Mapped[str] = mapped_column(String(12), default=CandidateState.PENDING.value)
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("query_ref", "target_ref", name="uq_match_candidates_pair"),
+        Index("ix_match_candidates_state_probability", "state", "probability"),
+    )

@@ -27,11 +27,42 @@ class Urgency(enum.StrEnum):
     SAFEGUARDING = "safeguarding"
 
 
+class TriageStatus(enum.StrEnum):
+    AWAITING = "awaiting"  # in the triage queue: no case yet
+    OPENED = "opened"  # opened a new case
+    ATTACHED = "attached"  # joined a case that already existed
+    DISMISSED = "dismissed"  # not a CME referral, with the reason
+
+
+class DismissReason(enum.StrEnum):
+    ON_ROLL = "on_roll"
+    EHE = "ehe"
+    NOT_RESIDENT = "not_resident"
+    DUPLICATE = "duplicate"
+    NOT_A_REFERRAL = "not_a_referral"
+
+
 class Referral(Base):
     __tablename__ = "referrals"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"), index=True)
+    # None while the referral awaits triage (or after it was dismissed).
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cases.id", ondelete="RESTRICT"), index=True
+    )
+    triage_status: Mapped[str] = mapped_column(
+        String(20), default=TriageStatus.OPENED.value, index=True
+    )
+    triage_reason: Mapped[str | None] = mapped_column(String(40))
+    triage_note: Mapped[str | None] = mapped_column(Text)
+    triaged_by: Mapped[str | None] = mapped_column(String(100))
+    triaged_at: Mapped[datetime | None]
+    raw_id: Mapped[int | None] = mapped_column(ForeignKey("raw_messages.id"), index=True)
+    # The child and family as the referral describes them (ReferralInput's field names, as
+    # JSON): the triage page's pre-filled form, and the facts compared with a case's.
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The referrer asked not to be named: shown on the case, never in letters or messages.
+    anonymous: Mapped[bool] = mapped_column(default=False)
     channel: Mapped[str] = mapped_column(String(30))
     received_on: Mapped[date]
     referrer_name: Mapped[str | None] = mapped_column(String(200))

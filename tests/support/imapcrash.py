@@ -32,7 +32,9 @@ class ImapCrashReport:
     stored: int
     missing: int
     dispatched: int
-    cases: int
+    #: Referrals made from the raw messages, and how many raw messages made more than one.
+    referrals: int
+    referred_twice: int
     left_in_inbox: int
     in_processed: int
 
@@ -150,6 +152,9 @@ def run_imap_crash(
     stop_cme(proc)
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT sha256, status, outcome, case_id FROM raw_messages")).all()
+        per_raw = conn.execute(
+            text("SELECT raw_id, COUNT(*) FROM referrals WHERE raw_id IS NOT NULL GROUP BY raw_id")
+        ).all()
     engine.dispose()
     report = ImapCrashReport(
         messages=messages,
@@ -159,7 +164,8 @@ def run_imap_crash(
         stored=len(rows),
         missing=len(wanted - {row.sha256 for row in rows}),
         dispatched=sum(1 for row in rows if row.status != "stored"),
-        cases=len({row.case_id for row in rows if row.outcome == "case"}),
+        referrals=len(per_raw),
+        referred_twice=sum(1 for _raw, n in per_raw if n > 1),
         left_in_inbox=_count(watcher, "INBOX"),
         in_processed=_count(watcher, "Processed"),
     )

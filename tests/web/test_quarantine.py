@@ -209,7 +209,7 @@ def test_manager_releases_a_message_into_a_case(web: WebEnv, client: WebClient) 
         case_id = row.case_id
     assert page.response.headers["Location"] == f"/cases/{case_id}"
     case_page = manager.get(f"/cases/{case_id}")
-    assert _banner(case_page) == f"Dispatched: new case CME-{case_id}"
+    assert _banner(case_page) == f"Dispatched: case CME-{case_id}"
     assert _entries(web, raw_id) == [("executable_attachment", "released")]
     assert [e.actor for e in web.audit("quarantine.released")] == ["maggie"]
     assert manager.get("/quarantine").text("//p[@id='empty']") == "No messages are held."

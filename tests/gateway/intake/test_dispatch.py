@@ -112,13 +112,19 @@ def test_bounce_of_our_letter_marks_it_undelivered(
     assert letter.status == "undelivered"
 
 
+def test_a_readable_message_with_a_winmail_dat_beside_it_waits_in_triage(
+    store: RawStore, engine: Engine, intake_settings: Settings
+) -> None:
+    data = mail.with_attachment("winmail.dat", b"\x78\x9f\x3e\x22", "application/ms-tnef")
+    assert _dispatch(store, engine, intake_settings, data)["outcome"] == "triage"
+
+
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
         (b"\x00\x00 not a message at all \x00\r\n", "no_headers"),
         (mail.with_attachment("setup.exe", b"MZ\x90\x00rest"), "executable_attachment"),
         (mail.with_attachment("form.pdf", b"MZ\x90\x00disguised"), "executable_attachment"),
-        (mail.with_attachment("winmail.dat", b"\x78\x9f\x3e\x22", "application/ms-tnef"), None),
         (mail.nested(200), "mime_too_deep"),
     ],
 )
@@ -194,10 +200,10 @@ def test_second_referral_of_the_same_child_is_attached_to_the_open_case(
     second = _dispatch(
         store, engine, intake_settings, mail.referral(3, sender="office@school-805.example")
     )
-    assert (second["outcome"], second["case_id"]) == ("attached", first["case_id"])
+    assert (second["outcome"], second["case_id"]) == ("case", first["case_id"])
 
 
-def test_a_message_that_is_not_a_referral_is_held_for_the_officer(
+def test_a_message_that_is_not_a_referral_waits_for_the_officer_in_triage(
     store: RawStore, engine: Engine, intake_settings: Settings
 ) -> None:
     note = (
@@ -205,4 +211,16 @@ def test_a_message_that_is_not_a_referral_is_held_for_the_officer(
         b"Subject: hello\r\n\r\nJust saying hello.\r\n"
     )
     result = _dispatch(store, engine, intake_settings, note)
+    # Readable and harmless: not for the quarantine. The officer dismisses it in triage.
+    assert (result["outcome"], result["case_id"]) == ("triage", None)
+
+
+def test_a_message_with_nothing_to_read_is_held(
+    store: RawStore, engine: Engine, intake_settings: Settings
+) -> None:
+    empty = (
+        b"From: someone@school-806.example\r\nTo: cme@redcar-cleveland.example\r\n"
+        b"Subject: hello\r\n\r\n\r\n"
+    )
+    result = _dispatch(store, engine, intake_settings, empty)
     assert (result["outcome"], result["reason"]) == ("quarantined", "referral_unreadable")

@@ -21,5 +21,6 @@ def test_sigkill_during_imap_intake_loses_and_duplicates_nothing(
     assert report.missing == 0
     assert report.stored == report.messages  # once each, re-fetches after a kill deduplicated
     assert report.dispatched == report.stored
-    assert report.cases == report.messages  # one case per referral: no double dispatch
+    # One referral per message (a case, or waiting in triage): no double dispatch.
+    assert (report.referrals, report.referred_twice) == (report.messages, 0)
     assert (report.left_in_inbox, report.in_processed) == (0, report.messages)

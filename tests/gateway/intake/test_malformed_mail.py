@@ -66,7 +66,11 @@ def _assert_each_in_a_case_or_quarantine(engine: Engine, expected: int) -> set[s
     outcomes = _outcomes(engine)
     assert len(outcomes) == expected
     for outcome, case_id, reason in outcomes:
-        assert (outcome == "case" and case_id) or (outcome == "quarantined" and reason), outcomes
+        assert (
+            (outcome == "case" and case_id)
+            or (outcome == "triage" and not case_id)
+            or (outcome == "quarantined" and reason)
+        ), outcomes
     return {reason for _, _, reason in outcomes if reason}
 
 

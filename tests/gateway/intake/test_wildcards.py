@@ -100,7 +100,7 @@ def test_same_name_and_dob_in_another_case_still_joins_the_childs_case(
         store, engine, intake_settings,
         _referral_mail("AVA", " testperson ", DOB.isoformat(), "office@school-806.example"),
     )  # fmt: skip
-    assert (result["outcome"], result["case_id"]) == ("attached", case_id)
+    assert (result["outcome"], result["case_id"]) == ("case", case_id)
 
 
 def test_sender_pattern_is_not_a_sender_on_the_case(

@@ -1,0 +1,259 @@
+"""Stored candidates: the matcher runs when a referral arrives, a case opens or a source
+changes, and writes what it found; the console's pages only read these rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gateway import jobs
+from gateway.db import utcnow
+from gateway.matching.decisions import Decision, Thresholds
+from gateway.matching.records import Contact, PartialDate, PersonRecord
+from gateway.matching.service import SOURCES, find_candidates, record_from_child
+from gateway.models.case import Case
+from gateway.models.matching import CandidateState, MatchCandidate
+from gateway.models.referral import Referral, TriageStatus
+from gateway.settings import Settings
+
+ACTOR = "system:matching"
+REFRESH_JOB = "match.refresh"
+#: Candidates still waiting for the officer (shown in the queues and counted).
+OPEN_STATES = (CandidateState.PENDING.value, CandidateState.NOT_SURE.value)
+
+
+def thresholds_of(settings: Settings) -> Thresholds:
+    return Thresholds(settings.matching.upper_threshold, settings.matching.lower_threshold)
+
+
+def _date(value: Any) -> date | None:
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def record_from_details(details: Mapping[str, Any], ref: str) -> PersonRecord:
+    """A referral's child (its details, as stored or as ReferralInput holds them)."""
+    dob = _date(details.get("dob"))
+
+    def text(key: str) -> str:
+        value = details.get(key)
+        return str(value) if value else ""
+
+    carers = details.get("carers") or ()
+    return PersonRecord(
+        record_id=ref,
+        forename=text("forename"),
+        surname=text("surname"),
+        middle_names=text("middle_names"),
+        aliases=tuple(str(a) for a in details.get("aliases") or ()),
+        dob=PartialDate.from_date(dob) if dob else None,
+        sex=text("sex"),
+        upn=text("upn"),
+        former_upns=tuple(str(u) for u in details.get("former_upns") or ()),
+        address=text("address_line1"),
+        town=text("town"),
+        postcode=text("postcode"),
+        contacts=tuple(
+            Contact(*_split_name(str(c.get("name", ""))), str(c.get("relationship") or ""))
+            for c in carers
+            if isinstance(c, Mapping)
+        ),
+        year_group=text("year_group"),
+    )
+
+
+def _split_name(name: str) -> tuple[str, str]:
+    parts = name.split()
+    return (parts[0], parts[-1]) if len(parts) > 1 else (name, "")
+
+
+def query_record(session: Session, query_ref: str) -> PersonRecord | None:
+    """The record a stored query stands for: a referral's details or a case's child."""
+    kind, _, ident = query_ref.partition(":")
+    if kind == "referral":
+        referral = session.get(Referral, int(ident))
+        return None if referral is None else record_from_details(referral.details, query_ref)
+    if kind == "case":
+        case = session.get(Case, int(ident))
+        return None if case is None else record_from_child(case.child, query_ref)
+    return None
+
+
+def refresh(
+    session: Session,
+    settings: Settings,
+    query_ref: str,
+    *,
+    sources: tuple[str, ...] = SOURCES,
+    actor: str = ACTOR,
+) -> list[MatchCandidate]:
+    """Run the matcher for one referral or case and store its candidates (review or better).
+
+    Rows the officer already settled stay as they are; pending rows no longer found are
+    superseded, so the queues show only what the matcher still proposes.
+    """
+    query = query_record(session, query_ref)
+    if query is None:
+        return []
+    found = find_candidates(
+        session,
+        query,
+        query_ref=query_ref,
+        thresholds=thresholds_of(settings),
+        actor=actor,
+        sources=sources,
+        limit=11,
+    )
+    existing = {
+        row.target_ref: row
+        for row in session.execute(
+            select(MatchCandidate).where(MatchCandidate.query_ref == query_ref)
+        ).scalars()
+    }
+    now = utcnow()
+    kept: list[MatchCandidate] = []
+    seen: set[str] = set()
+    for sourced in found:
+        cand = sourced.candidate
+        if sourced.ref == query_ref or cand.decision is Decision.NONE:
+            continue
+        seen.add(sourced.ref)
+        row = existing.get(sourced.ref)
+        if row is None:
+            row = MatchCandidate(query_ref=query_ref, target_ref=sourced.ref)
+            session.add(row)
+        elif row.state not in OPEN_STATES and row.state != CandidateState.SUPERSEDED.value:
+            continue  # decided: never proposed again
+        row.target_kind = sourced.source
+        row.score = round(cand.score, 4)
+        row.probability = round(cand.probability, 6)
+        row.decision = cand.decision.value
+        row.evidence = [e.__dict__ for e in cand.evidence]
+        if row.state == CandidateState.SUPERSEDED.value:
+            row.state = CandidateState.PENDING.value
+        row.computed_at = now
+        kept.append(row)
+    for ref, row in existing.items():
+        if ref not in seen and row.state == CandidateState.PENDING.value:
+            row.state = CandidateState.SUPERSEDED.value
+    session.flush()
+    return kept
+
+
+def supersede(session: Session, query_ref: str) -> None:
+    """The query was settled another way (opened, attached, dismissed, merged)."""
+    for row in session.execute(
+        select(MatchCandidate).where(
+            MatchCandidate.query_ref == query_ref, MatchCandidate.state.in_(OPEN_STATES)
+        )
+    ).scalars():
+        row.state = CandidateState.SUPERSEDED.value
+
+
+def supersede_target(session: Session, target_ref: str) -> None:
+    """The record candidates pointed at is gone as a separate record (a merged case)."""
+    for row in session.execute(
+        select(MatchCandidate).where(
+            MatchCandidate.target_ref == target_ref, MatchCandidate.state.in_(OPEN_STATES)
+        )
+    ).scalars():
+        row.state = CandidateState.SUPERSEDED.value
+
+
+@dataclass(frozen=True)
+class CandidateView:
+    id: int
+    query_ref: str
+    target_ref: str
+    target_kind: str
+    score: float
+    probability: float
+    decision: str
+    state: str
+    evidence: tuple[dict[str, Any], ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.target_kind,
+            "ref": self.target_ref,
+            "score": self.score,
+            "probability": self.probability,
+            "decision": self.decision,
+            "state": self.state,
+        }
+
+
+def _view(row: MatchCandidate) -> CandidateView:
+    return CandidateView(
+        row.id, row.query_ref, row.target_ref, row.target_kind, row.score, row.probability,
+        row.decision, row.state, tuple(row.evidence or ()),
+    )  # fmt: skip
+
+
+def candidates_for(session: Session, query_refs: Iterable[str]) -> dict[str, list[CandidateView]]:
+    """Open candidates of each query, best first (one query for any number of them)."""
+    refs = sorted(set(query_refs))
+    out: dict[str, list[CandidateView]] = {ref: [] for ref in refs}
+    if not refs:
+        return out
+    rows = session.execute(
+        select(MatchCandidate)
+        .where(MatchCandidate.query_ref.in_(refs), MatchCandidate.state.in_(OPEN_STATES))
+        .order_by(MatchCandidate.probability.desc(), MatchCandidate.id)
+    ).scalars()
+    for row in rows:
+        out[row.query_ref].append(_view(row))
+    return out
+
+
+def get_candidate(session: Session, candidate_id: int) -> CandidateView | None:
+    row = session.get(MatchCandidate, candidate_id)
+    return None if row is None else _view(row)
+
+
+def open_candidates(
+    session: Session, *, limit: int = 50, offset: int = 0
+) -> tuple[list[CandidateView], int]:
+    """Candidates waiting for the officer across every query, most likely first."""
+    base = select(MatchCandidate).where(MatchCandidate.state.in_(OPEN_STATES))
+    total = session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
+    rows = session.execute(
+        base.order_by(MatchCandidate.probability.desc(), MatchCandidate.id)
+        .limit(limit)
+        .offset(offset)
+    ).scalars()
+    return [_view(r) for r in rows], int(total)
+
+
+def queue_refresh(session: Session, query_refs: Iterable[str] | None = None) -> None:
+    """Recompute candidates in the background: for these queries, or (None) for every
+    referral awaiting triage and every open case (after a source changed)."""
+    refs = sorted(set(query_refs)) if query_refs is not None else None
+    jobs.enqueue(session, REFRESH_JOB, {"query_refs": refs})
+
+
+def _all_open_queries(session: Session) -> list[str]:
+    referrals = session.execute(
+        select(Referral.id).where(Referral.triage_status == TriageStatus.AWAITING.value)
+    ).scalars()
+    cases = session.execute(select(Case.id).where(Case.status != "closed")).scalars()
+    return [f"referral:{i}" for i in referrals] + [f"case:{i}" for i in cases]
+
+
+@jobs.register(REFRESH_JOB)
+def refresh_job(session: Session, settings: Settings, payload: dict[str, Any]) -> None:
+    refs = payload.get("query_refs")
+    for ref in refs if refs is not None else _all_open_queries(session):
+        refresh(session, settings, str(ref))

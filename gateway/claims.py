@@ -9,6 +9,7 @@ from gateway import audit
 from gateway.cases.workflow import CLOSED
 from gateway.db import utcnow
 from gateway.exchange.monitoring import ACTIVE, close_for_lost_pupil_claim, get_monitoring
+from gateway.matching import candidates
 from gateway.models.case import Case, Task, TimelineEntry
 from gateway.models.child import Child
 from gateway.settings import load_settings
@@ -113,4 +114,5 @@ def install() -> None:
     global _installed
     if not _installed:
         subscribe(PupilClaimed, on_pupil_claimed)
+        candidates.install()
         _installed = True

@@ -32,6 +32,14 @@ class PupilClaimed:
     claimed_by: str
 
 
+@dataclass(frozen=True)
+class PupilsStored:
+    """A new CTF file's pupils are in the store: whoever matches against it may look again."""
+
+    file_id: int
+    pupils: int
+
+
 E = TypeVar("E")
 Handler = Callable[[Session, Any], None]
 _handlers: dict[type, list[Handler]] = {}

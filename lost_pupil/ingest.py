@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from lost_pupil.db import utcnow
 from lost_pupil.errors import LostPupilError
+from lost_pupil.events import PupilsStored, publish
 from lost_pupil.index import insert_rows, pupil_row
 from lost_pupil.models import CtfFileRecord
 from lost_pupil.store import FileStore
@@ -155,6 +156,7 @@ def import_ctf(
         savepoint.rollback()
         raise
     savepoint.commit()
+    publish(session, PupilsStored(record.id, count))
     return ImportResult(
         record.id, sha, count, False, record.dest_kind, record.source_laestab, tuple(problems)
     )

@@ -28,6 +28,9 @@ def open_store(s: Settings) -> FileStore:
 @click.group()
 def ctf() -> None:
     """Common Transfer Files: the lost-pupil store's input."""
+    from gateway.claims import install
+
+    install()  # new pupils send the matching job after the cases they may be
 
 
 @ctf.command("import")

@@ -15,11 +15,20 @@ from gateway import jobs
 from gateway.db import utcnow
 from gateway.matching.decisions import Decision, Thresholds
 from gateway.matching.records import Contact, PartialDate, PersonRecord
-from gateway.matching.service import SOURCES, find_candidates, record_from_child
+from gateway.matching.service import (
+    SOURCES,
+    case_block,
+    find_candidates,
+    record_from_child,
+    record_from_lost_pupil,
+    record_from_register,
+)
 from gateway.models.case import Case
-from gateway.models.matching import CandidateState, MatchCandidate
+from gateway.models.matching import CandidateState, MatchCandidate, RegisterEntry
 from gateway.models.referral import Referral, TriageStatus
 from gateway.settings import Settings
+from lost_pupil.events import PupilsStored, subscribe
+from lost_pupil.models import LostPupil
 
 ACTOR = "system:matching"
 REFRESH_JOB = "match.refresh"
@@ -237,23 +246,59 @@ def open_candidates(
     return [_view(r) for r in rows], int(total)
 
 
-def queue_refresh(session: Session, query_refs: Iterable[str] | None = None) -> None:
-    """Recompute candidates in the background: for these queries, or (None) for every
-    referral awaiting triage and every open case (after a source changed)."""
-    refs = sorted(set(query_refs)) if query_refs is not None else None
-    jobs.enqueue(session, REFRESH_JOB, {"query_refs": refs})
+def queue_refresh(session: Session, query_refs: Iterable[str]) -> None:
+    """Recompute candidates for these referrals or cases in the background."""
+    jobs.enqueue(session, REFRESH_JOB, {"query_refs": sorted(set(query_refs))})
 
 
-def _all_open_queries(session: Session) -> list[str]:
-    referrals = session.execute(
-        select(Referral.id).where(Referral.triage_status == TriageStatus.AWAITING.value)
-    ).scalars()
-    cases = session.execute(select(Case.id).where(Case.status != "closed")).scalars()
-    return [f"referral:{i}" for i in referrals] + [f"case:{i}" for i in cases]
+def queue_source_refresh(session: Session, source: str, ident: str) -> None:
+    """A source changed (a CTF file stored, a roll imported): the job finds the referrals
+    and cases its new records may be about and recomputes only theirs."""
+    jobs.enqueue(session, REFRESH_JOB, {"source": source, "id": ident}, key=f"{source}:{ident}")
+
+
+def _new_records(session: Session, source: str, ident: str) -> list[PersonRecord]:
+    if source == "lost_pupil_file":
+        pupils = session.execute(select(LostPupil).where(LostPupil.file_id == int(ident)))
+        return [record_from_lost_pupil(r) for r in pupils.scalars()]
+    entries = session.execute(select(RegisterEntry).where(RegisterEntry.batch_sha256 == ident))
+    return [record_from_register(r) for r in entries.scalars()]
+
+
+def affected_queries(session: Session, records: Iterable[PersonRecord]) -> list[str]:
+    """Every referral awaiting triage (there are few), and each open case that shares a
+    blocking key (UPN, date of birth, surname, postcode) with one of the new records."""
+    refs = {
+        f"referral:{i}"
+        for i in session.execute(
+            select(Referral.id).where(Referral.triage_status == TriageStatus.AWAITING.value)
+        ).scalars()
+    }
+    for record in records:
+        refs |= {f"case:{c.id}" for c in case_block(session, record) if c.status != "closed"}
+    return sorted(refs)
 
 
 @jobs.register(REFRESH_JOB)
 def refresh_job(session: Session, settings: Settings, payload: dict[str, Any]) -> None:
     refs = payload.get("query_refs")
-    for ref in refs if refs is not None else _all_open_queries(session):
+    if refs is None:
+        records = _new_records(session, str(payload["source"]), str(payload["id"]))
+        refs = affected_queries(session, records)
+    for ref in refs:
         refresh(session, settings, str(ref))
+
+
+def _on_pupils_stored(session: Session, event: PupilsStored) -> None:
+    queue_source_refresh(session, "lost_pupil_file", str(event.file_id))
+
+
+_installed = False
+
+
+def install() -> None:
+    """Listen for new lost-pupil files (once per process; the CLI and the web app call it)."""
+    global _installed
+    if not _installed:
+        subscribe(PupilsStored, _on_pupils_stored)
+        _installed = True

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from gateway import audit
 from gateway.errors import UserError
+from gateway.matching.candidates import queue_source_refresh
 from gateway.models.matching import Register, RegisterEntry
 from parsers.identifiers import normalise_postcode, normalise_upn
 
@@ -184,4 +185,6 @@ def import_register(
         detail={"rows": len(rows), "file": name},
     )
     session.flush()
+    # The referrals and cases these children may be: their candidates are recomputed.
+    queue_source_refresh(session, "register", sha)
     return ImportResult(register, len(rows), sha)

@@ -216,7 +216,7 @@ def _name_variants(*names: str) -> list[str]:
 CASE_BLOCK_LIMIT = 2000
 
 
-def _case_block(session: Session, query: PersonRecord) -> list[Case]:
+def case_block(session: Session, query: PersonRecord) -> list[Case]:
     """Cases (open and closed) sharing a blocking key with the query: UPN, date of birth
     (day and month swapped too), surname, or current postcode. Each is an index seek."""
     conds = []
@@ -257,7 +257,7 @@ def _case_block(session: Session, query: PersonRecord) -> list[Case]:
 def _gather(session: Session, query: PersonRecord, sources: tuple[str, ...]) -> list[PersonRecord]:
     records: list[PersonRecord] = []
     if "case" in sources:
-        records += [record_from_child(c.child, f"case:{c.id}") for c in _case_block(session, query)]
+        records += [record_from_child(c.child, f"case:{c.id}") for c in case_block(session, query)]
     if "lost_pupil" in sources:
         names = [normalise_name(n) for n in (query.surname, query.forename)]
         keys = (

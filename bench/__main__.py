@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-MODULES = ["foundation", "parse", "lost_pupil", "matching", "intake", "exchange", "web"]
+MODULES = ["foundation", "parse", "lost_pupil", "matching", "intake", "exchange", "web", "console"]
 
 
 def main() -> int:

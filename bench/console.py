@@ -1,0 +1,245 @@
+"""Server time of the console's working pages at a council's scale, beside the floor of the
+same stack in the same run (a static file through the same server and middleware).
+
+Issue 13: `/triage`, a triage page and a match-review page with 50,000 cases and 100,000
+lost pupils on SQLite (goal: p95 under 150 ms). The cases are bulk-inserted rows; the lost
+pupils are a real CTF through the real ingest; the referrals awaiting triage and their
+stored candidates come from the real intake path (triage.receive runs the matcher), so the
+pages read what they would read in service. Server time is measured inside the WSGI stack
+(request in to last byte out), one keep-alive client, so load from the client is not in it.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import random
+import re
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+N_CASES = int(os.environ.get("BENCH_CONSOLE_CASES", "50000"))
+N_LOST = int(os.environ.get("BENCH_CONSOLE_LOST_PUPILS", "100000"))
+N_TRIAGE = int(os.environ.get("BENCH_CONSOLE_TRIAGE", "200"))
+REQUESTS = int(os.environ.get("BENCH_CONSOLE_REQUESTS", "300"))
+PASSWORD = "load-test-password-not-secret"
+GOAL_MS = 150.0
+
+
+def emit(**fields: object) -> None:
+    print(json.dumps({"bench": "console", **fields}), flush=True)
+
+
+class ServerTimer:
+    """WSGI middleware: the time from a request arriving to its last byte, per path kind."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self.app = app
+        self.samples: dict[str, list[float]] = {}
+        self.kind = "other"
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        started = time.perf_counter()
+        body = self.app(environ, start_response)
+        try:
+            data = b"".join(body)
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+        self.samples.setdefault(self.kind, []).append(time.perf_counter() - started)
+        return [data]
+
+
+def _names(rng: random.Random) -> tuple[str, str]:
+    from tests.fixtures.ctf_gen import FORENAMES_F, FORENAMES_M, SURNAMES
+
+    return rng.choice(FORENAMES_F + FORENAMES_M), rng.choice(SURNAMES)
+
+
+def seed_cases(engine: Any, rng: random.Random) -> None:
+    """N_CASES children, cases, referrals, addresses and open tasks, bulk-inserted."""
+    from sqlalchemy import insert
+
+    from gateway.db import session_scope
+    from gateway.models.case import Case, Task
+    from gateway.models.child import Child, ChildAddress
+    from gateway.models.referral import Referral
+
+    statuses = ["logged", "checking_status", "locating", "assessing_needs", "securing_place",
+                "moved_out_tracking", "closed"]  # fmt: skip
+    children, cases, referrals, addresses, tasks = [], [], [], [], []
+    for i in range(1, N_CASES + 1):
+        forename, surname = _names(rng)
+        dob = date(2010, 9, 1) + timedelta(days=rng.randrange(0, 365 * 11))
+        opened = date(2025, 9, 1) + timedelta(days=rng.randrange(0, 450))
+        children.append({"id": i, "forenames": forename, "surname": surname, "dob": dob,
+                         "sex": rng.choice("MF"), "other_names": [], "former_upns": [],
+                         "languages": [], "interpreter_needed": False})  # fmt: skip
+        cases.append({"id": i, "child_id": i, "status": rng.choice(statuses), "escalations": {},
+                      "opened_on": opened, "version": 1})  # fmt: skip
+        referrals.append({"id": i, "case_id": i, "channel": "email", "received_on": opened,
+                          "urgency": "routine", "flags": {}, "actions_taken": [], "gaps": [],
+                          "details": {}, "anonymous": False, "triage_status": "opened",
+                          "created_by": "bench",
+                          "referrer_email": f"school{i % 300}@example.org"})  # fmt: skip
+        addresses.append({"child_id": i, "line1": f"{1 + i % 200} Synthetic Street",
+                          "town": "Redcar", "postcode": f"TS{10 + i % 9} {1 + i % 9}AB",
+                          "source": "referral"})  # fmt: skip
+        tasks.append({"case_id": i, "kind": "progress_update", "status": "open", "detail": {},
+                      "due": opened + timedelta(days=14)})  # fmt: skip
+    with session_scope(engine) as session:
+        for model, rows in ((Child, children), (Case, cases), (Referral, referrals),
+                            (ChildAddress, addresses), (Task, tasks)):  # fmt: skip
+            for start in range(0, len(rows), 5000):
+                session.execute(insert(model), rows[start : start + 5000])
+
+
+def seed_lost_pupils(settings: Any, engine: Any, work: Path, rng: random.Random) -> None:
+    """N_LOST pupils in one real CTF through the real ingest (encrypted store, index)."""
+    from gateway.db import session_scope
+    from lost_pupil.ingest import import_ctf
+    from lost_pupil.store import FileStore
+    from tests.fixtures import ctf_gen
+
+    path = ctf_gen.write_ctf(
+        work / "8073000_CTF_XXXXXXX_001.xml",
+        (ctf_gen.random_pupil(rng, n) for n in range(N_LOST)),
+        ctf_gen.CtfOptions(),
+    )
+    store = FileStore(settings.home / "lost_pupil", settings.keys_dir / "lost_pupil.key")
+    with path.open("rb") as fh, session_scope(engine) as session:
+        import_ctf(session, store, fh, uploader="bench", retention_days=30)
+
+
+def seed_triage(settings: Any, engine: Any, rng: random.Random) -> None:
+    """Referrals awaiting triage through the real path (each runs the matcher), half of
+    them about children already on a case so that they carry candidates."""
+    from gateway.db import session_scope
+    from gateway.models.child import Child
+    from gateway.triage.service import receive
+
+    with session_scope(engine) as session:
+        for n in range(N_TRIAGE):
+            values: dict[str, Any] = {
+                "reason": "Not seen at school since half term",
+                "channel": "email",
+                "referrer_email": "gp@example.org",
+            }
+            if n % 2 == 0:
+                child = session.get(Child, 1 + rng.randrange(N_CASES))
+                assert child is not None
+                values.update(forename=child.forenames[:3] + "ie", surname=child.surname,
+                              dob=child.dob.isoformat() if child.dob else None)  # fmt: skip
+            else:
+                forename, surname = _names(rng)
+                values.update(forename=forename, surname=surname, age_range=[9, 10])
+            receive(session, settings, values, actor="bench", triage_only=True)
+
+
+def sign_in(port: int) -> str:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("GET", "/sign-in")
+    resp = conn.getresponse()
+    page = resp.read().decode()
+    cookie = resp.headers["Set-Cookie"].split(";", 1)[0]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token is not None
+    body = urlencode({"username": "bench", "password": PASSWORD, "csrf_token": token.group(1)})
+    conn.request("POST", "/sign-in", body=body, headers={
+        "Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    resp = conn.getresponse()
+    resp.read()
+    assert resp.status == 302, resp.status
+    conn.close()
+    return resp.headers["Set-Cookie"].split(";", 1)[0]
+
+
+def measure(port: int, timer: ServerTimer, kind: str, paths: list[str], cookie: str) -> None:
+    timer.kind = kind
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    for path in paths:
+        conn.request("GET", path, headers={"Cookie": cookie})
+        resp = conn.getresponse()
+        resp.read()
+        if resp.status != 200:
+            raise RuntimeError(f"GET {path}: {resp.status}")
+    conn.close()
+
+
+def report(timer: ServerTimer, kind: str, floor: str = "floor") -> None:
+    samples = sorted(timer.samples.get(kind, []))
+    if not samples:
+        return
+    p50 = statistics.median(samples) * 1000
+    p95 = samples[int(0.95 * (len(samples) - 1))] * 1000
+    base = sorted(timer.samples[floor])
+    base95 = base[int(0.95 * (len(base) - 1))] * 1000
+    emit(figure=f"{kind}_server_ms", p50=round(p50, 1), p95=round(p95, 1), n=len(samples),
+         floor_p95_ms=round(base95, 2), ratio_p95=round(p95 / base95, 1), goal_p95_ms=GOAL_MS,
+         within_goal=p95 < GOAL_MS, cases=N_CASES, lost_pupils=N_LOST)  # fmt: skip
+
+
+def main() -> None:
+    from sqlalchemy import func, select
+
+    from gateway.db import make_engine, session_scope
+    from gateway.home import init_home
+    from gateway.models.matching import MatchCandidate
+    from gateway.models.referral import Referral
+    from gateway.settings import load_settings
+    from gateway.users import Role, add_user
+    from web.app import create_app
+    from web.server import WebServer
+
+    rng = random.Random(13)
+    with tempfile.TemporaryDirectory(prefix="cme-bench-console-") as tmp:
+        os.environ["CME_HOME"] = str(Path(tmp) / "home")
+        settings = load_settings()
+        init_home(settings)
+        engine = make_engine(f"sqlite:///{settings.home / 'cme.db'}")
+        started = time.perf_counter()
+        seed_cases(engine, rng)
+        seed_lost_pupils(settings, engine, Path(tmp), rng)
+        seed_triage(settings, engine, rng)
+        with session_scope(engine) as session:
+            add_user(session, username="bench", password=PASSWORD, role=Role.OFFICER,
+                     display_name="Bench Officer", totp=False, actor="bench")  # fmt: skip
+            waiting = select(Referral.id).where(Referral.triage_status == "awaiting")
+            awaiting = list(session.execute(waiting).scalars())
+            candidates = list(session.execute(select(MatchCandidate.id)).scalars())
+            total = session.execute(select(func.count(MatchCandidate.id))).scalar_one()
+        emit(figure="seed_s", value=round(time.perf_counter() - started, 1),
+             awaiting=len(awaiting), candidates=total)  # fmt: skip
+        app = create_app(settings, engine)
+        timer = ServerTimer(app.wsgi_app)
+        app.wsgi_app = timer  # type: ignore[method-assign]
+        server = WebServer(app, "127.0.0.1", 0).start()
+        try:
+            cookie = sign_in(server.port)
+            pages = [
+                ("floor", ["/static/js/init.js"] * REQUESTS),
+                ("triage_list", [f"/triage?page={1 + i % 4}" for i in range(REQUESTS)]),
+                ("triage_page", [f"/triage/{awaiting[i % len(awaiting)]}"
+                                 for i in range(REQUESTS)]),
+                ("match_review", [f"/matches/{candidates[i % len(candidates)]}"
+                                  for i in range(REQUESTS)] if candidates else []),
+            ]  # fmt: skip
+            for kind, paths in pages:
+                measure(server.port, timer, kind, paths, cookie)
+            for kind, _paths in pages[1:]:
+                report(timer, kind)
+        finally:
+            server.stop()
+            engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

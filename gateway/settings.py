@@ -116,6 +116,31 @@ class Matching:
 
 
 @dataclass(frozen=True)
+class Teams:
+    """Where onward referrals go: a team's address (sent through the outbox), or empty to
+    print the referral as a letter instead."""
+
+    attendance_welfare: str
+    admissions: str
+    social_care: str
+    police: str
+    vemt: str
+    ehe_team: str
+    choice_advice: str
+
+
+@dataclass(frozen=True)
+class Casework:
+    # Agencies the enquiry log must show before a police referral, and before "no trace".
+    police_after: tuple[str, ...]
+    no_trace_after: tuple[str, ...]
+    # No evidence of education: contact the parents within this many (working) days.
+    parent_contact_days: int
+    # While enquiries stay open, the referrer's progress update repeats this often.
+    progress_repeat_days: int
+
+
+@dataclass(frozen=True)
 class Triage:
     # A complete referral that resembles no record (no candidate at the review threshold)
     # opens its case at once; false: every referral waits for an officer in triage.
@@ -164,6 +189,8 @@ class Settings:
     web: Web
     matching: Matching
     triage: Triage
+    teams: Teams
+    casework: Casework
     lost_pupil: LostPupil
     exchange: Exchange
     limits: Limits
@@ -269,7 +296,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         _merge(raw, _read_toml(path), str(path))
         sources.append(str(path))
 
-    known_env = {"CME_CONFIG"}
+    # CME_USER is not a setting: it names who the CLI acts as (`cme --as`).
+    known_env = {"CME_CONFIG", "CME_USER"}
     for section, keys in raw.items():
         for key in keys:
             name = _env_name(section, key)
@@ -337,6 +365,18 @@ def _validate(s: Settings) -> None:
             raise SettingsError(f"{name} must be between 0 and 65535")
     if s.deadlines.progress_update_days < 1:
         raise SettingsError("deadlines.progress_update_days must be at least 1")
+    from gateway.cases.labels import AGENCIES
+
+    for key in ("police_after", "no_trace_after"):
+        for agency in getattr(s.casework, key):
+            if agency not in AGENCIES:
+                raise SettingsError(
+                    f"casework.{key} names {agency!r}, not an agency; use: {', '.join(AGENCIES)}"
+                )
+    if s.casework.progress_repeat_days < 1 or s.casework.parent_contact_days < 0:
+        raise SettingsError(
+            "casework.progress_repeat_days must be 1 or more, parent_contact_days 0 or more"
+        )
     if s.deadlines.first_contact_days < 0:
         raise SettingsError("deadlines.first_contact_days must be 0 (the same day) or more")
     if not 0 <= s.matching.lower_threshold <= s.matching.upper_threshold <= 1:

@@ -26,6 +26,11 @@ TASKS = {
     "first_contact": "First contact (urgent referral)",
     "claim_check": "Check a lost-pupil claim",
     "status_request": "Status request to the other authority",
+    "phone_referrer": "Phone the referrer (no email address)",
+    "post_letter": "Post a letter to the referrer (no email address)",
+    "parent_contact": "Contact the parents urgently (no evidence of education)",
+    "home_visit": "Home visit due",
+    "escalation_review": "Review the escalation",
 }
 
 TASK_STATES = {"open": "To do", "done": "Done", "cancelled": "Cancelled"}
@@ -83,6 +88,7 @@ FIELDS = {
     "address_line2": "Address line 2",
     "town": "Town",
     "postcode": "Postcode",
+    "alias": "Another name",
     "carer": "Parent or carer",
     "sibling": "Sibling",
     "school": "School",
@@ -90,6 +96,18 @@ FIELDS = {
 }
 
 SEX = {"M": "Male", "F": "Female"}
+
+#: National curriculum year groups as the case stores them ("N", "R", "1" to "13").
+YEAR_GROUPS = {"N": "Nursery", "R": "Reception", **{str(n): f"Year {n}" for n in range(1, 14)}}
+
+#: What a referral may say about the child's circumstances (Referral.flags).
+REFERRAL_FLAGS = {
+    "looked_after": "Looked after by a local authority",
+    "social_care": "Known to children's social care",
+    "child_protection": "On a child protection plan",
+    "sen_ehcp": "Special educational needs or an EHC plan",
+    "traveller": "From a Gypsy, Roma or Traveller family",
+}
 
 AGENCIES = {
     "children_social_care": "Children's Social Care",

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from sqlalchemy import case as case_when
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from gateway.models.case import Case, EnquiryLogEntry, Task, TimelineEntry
 from gateway.models.child import Child
+from gateway.models.referral import Referral, Urgency
 
 
 class NotFound(LookupError):
@@ -73,6 +75,68 @@ def list_cases(
     if limit is not None:
         stmt = stmt.limit(limit).offset(offset)
     return [CaseRow(*row) for row in session.execute(stmt)]
+
+
+#: Most urgent first: a case is as urgent as the most urgent of its referrals.
+URGENCY_ORDER = (Urgency.ROUTINE.value, Urgency.URGENT.value, Urgency.SAFEGUARDING.value)
+
+
+@dataclass(frozen=True)
+class CaseListRow:
+    """One row of the console's case list: the case, how urgent, and replies unread."""
+
+    case: CaseRow
+    urgency: str
+    unread_replies: int
+
+    @property
+    def urgent(self) -> bool:
+        return self.urgency != Urgency.ROUTINE.value
+
+
+def case_list(
+    session: Session, *, status: str | None = None, limit: int, offset: int = 0
+) -> list[CaseListRow]:
+    """A page of the case list in case order, each row with its urgency and unread replies.
+
+    One query: the two markers are correlated subqueries on indexed case_id columns, run
+    only for the rows of the page.
+    """
+    rank = (
+        select(
+            func.max(
+                case_when(
+                    *((Referral.urgency == u, n) for n, u in enumerate(URGENCY_ORDER) if n),
+                    else_=0,
+                )
+            )
+        )
+        .where(Referral.case_id == Case.id)
+        .correlate(Case)
+        .scalar_subquery()
+    )
+    unread = (
+        select(func.count(TimelineEntry.id))
+        .where(TimelineEntry.case_id == Case.id, TimelineEntry.unread.is_(True))
+        .correlate(Case)
+        .scalar_subquery()
+    )
+    stmt = (
+        select(
+            Case.id, Case.status, Child.forenames, Child.surname, Child.dob, Case.opened_on,
+            Case.outcome, rank, unread,
+        )
+        .join(Child, Child.id == Case.child_id)
+        .order_by(Case.id)
+        .limit(limit)
+        .offset(offset)
+    )  # fmt: skip
+    if status:
+        stmt = stmt.where(Case.status == status)
+    return [
+        CaseListRow(CaseRow(*row[:7]), URGENCY_ORDER[row[7] or 0], int(row[8] or 0))
+        for row in session.execute(stmt)
+    ]
 
 
 def count_cases(session: Session, *, status: str | None = None) -> int:
@@ -156,3 +220,22 @@ def enquiry_log(session: Session, case_id: int) -> list[EnquiryLogEntry]:
             .order_by(EnquiryLogEntry.at, EnquiryLogEntry.id)
         ).scalars()
     )
+
+
+def avenues_tried(session: Session, case_id: int) -> set[str]:
+    """The agencies the enquiry log shows were contacted ("home_visit" if a visit was made)."""
+    from gateway.models.casework import CaseStep
+
+    tried = {e.agency for e in enquiry_log(session, case_id)}
+    visit = session.execute(
+        select(CaseStep.id).where(CaseStep.case_id == case_id, CaseStep.kind == "home_visit")
+    ).first()
+    if visit is not None:
+        tried.add("home_visit")
+    return tried
+
+
+def missing_avenues(session: Session, case_id: int, policy: tuple[str, ...]) -> list[str]:
+    """The agencies a policy lists that the enquiry log does not yet show."""
+    tried = avenues_tried(session, case_id)
+    return [a for a in policy if a not in tried]

@@ -15,11 +15,12 @@ from gateway.cases.inputs import InputError, ReferralInput
 from gateway.cases.labels import AGENCIES as AGENCY_LABELS
 from gateway.cases.labels import METHODS as METHOD_LABELS
 from gateway.cases.labels import channel_label, label
-from gateway.cases.queries import get_case
+from gateway.cases.queries import get_case, missing_avenues
 from gateway.cases.workflow import CLOSED, WorkflowError, load_workflow
 from gateway.db import utcnow
 from gateway.exchange.records import Direction, MonitoringStatus, OutStatus
 from gateway.models.case import Case, EnquiryLogEntry, Task, TimelineEntry
+from gateway.models.casework import PrintedLetter
 from gateway.models.child import Carer, Child, ChildAddress, Sibling
 from gateway.models.exchange import ExchangeMessage, Monitoring
 from gateway.models.referral import Channel, Referral, TriageStatus, Urgency
@@ -29,6 +30,9 @@ from parsers.exchange import DocType
 PROGRESS_UPDATE = "progress_update"
 FURTHER_ENQUIRIES = "further_enquiries"
 FIRST_CONTACT = "first_contact"
+PHONE_REFERRER = "phone_referrer"
+POST_LETTER = "post_letter"
+NO_TRACE = "no_trace"
 
 #: The agencies and methods an enquiry may name (their labels are in gateway.cases.labels).
 AGENCIES = tuple(AGENCY_LABELS)
@@ -137,11 +141,15 @@ DETAIL_FIELDS = (
 )  # fmt: skip
 
 
+def _has_referrer(referral: Referral) -> bool:
+    return bool(referral.referrer_email or referral.referrer_phone or referral.referrer_name)
+
+
 def _letter_to_referrer(
     session: Session, settings: Settings, case: Case, referral: Referral, kind: str, **context: Any
 ) -> None:
-    """Render one letter to the referral's referrer and queue it with its cause."""
-    assert referral.referrer_email
+    """Render one letter to the referral's referrer: emailed through the outbox, or, for a
+    referrer with no email address, kept to print (or read out) with a task saying so."""
     letter = letters.render(
         kind,
         case.tag,
@@ -152,14 +160,31 @@ def _letter_to_referrer(
         la_name=settings.core.la_name,
         **context,
     )
-    outbox.queue(
-        session,
-        settings,
-        kind=letter.kind,
-        to=[referral.referrer_email],
-        subject=letter.subject,
+    if referral.referrer_email:
+        outbox.queue(
+            session,
+            settings,
+            kind=letter.kind,
+            to=[referral.referrer_email],
+            subject=letter.subject,
+            body=letter.body,
+            case_id=case.id,
+        )
+        return
+    printed = PrintedLetter(
+        case_id=case.id, referral_id=referral.id, kind=letter.kind, subject=letter.subject,
         body=letter.body,
-        case_id=case.id,
+    )  # fmt: skip
+    session.add(printed)
+    session.flush()
+    # No silent skip: a phone call when we have a number, otherwise a letter to post.
+    todo = PHONE_REFERRER if referral.referrer_phone else POST_LETTER
+    case.tasks.append(
+        Task(
+            kind=todo,
+            due=utcnow().date(),
+            detail={"letter_id": printed.id, "referral_id": referral.id, "letter": letter.kind},
+        )
     )
 
 
@@ -278,7 +303,7 @@ def _add_deadlines(
     """The deadlines a referral sets, each once per case: a progress update for each
     referrer, one task to chase the gaps, one first contact for urgent referrals."""
     received = referral.received_on
-    if referral.referrer_email or referral.referrer_name:
+    if _has_referrer(referral):
         waiting = [
             session.get(Referral, t.detail.get("referral_id"))
             for t in case.tasks
@@ -315,7 +340,7 @@ def _add_deadlines(
             known = list(chase.detail.get("gaps", []))
             more = [g for g in data.gaps if g not in known]
             chase.detail = {**chase.detail, "gaps": known + more}
-        if referral.referrer_email:
+        if _has_referrer(referral):
             _letter_to_referrer(
                 session, settings, case, referral, "further_enquiries", gaps=list(data.gaps)
             )
@@ -351,6 +376,13 @@ def close_case(
 ) -> Case:
     case = get_case(session, case_id)
     spec = load_workflow(settings.workflow.file).check_close(case.status, outcome, detail, manager)
+    if outcome == NO_TRACE:
+        missing = missing_avenues(session, case_id, settings.casework.no_trace_after)
+        if missing:
+            names = ", ".join(label(AGENCY_LABELS, a) for a in missing)
+            raise WorkflowError(
+                f"'no trace' needs every enquiry the policy lists first; still to record: {names}"
+            )
     before = case.status
     case.status = CLOSED
     case.outcome = outcome
@@ -519,7 +551,7 @@ def enquiries_complete(session: Session, settings: Settings, case_id: int, actor
             task.status = "done"
             task.done_at = utcnow()
     for referral in case.referrals:
-        if referral.referrer_email:
+        if _has_referrer(referral):
             _letter_to_referrer(session, settings, case, referral, "acknowledgement")
     _timeline(
         session,
@@ -546,11 +578,20 @@ def send_due_progress_updates(
         referral = session.get(Referral, task.detail.get("referral_id"))
         task.status = "done"
         task.done_at = utcnow()
-        if referral is None or not referral.referrer_email:
+        if referral is None or not _has_referrer(referral) or case.status == CLOSED:
             continue
         d = settings.deadlines
         period = f"{d.progress_update_days} {'working ' if d.working_days else ''}days"
         _letter_to_referrer(session, settings, case, referral, "progress_update", period=period)
+        if case.enquiries_complete_at is None:
+            # Enquiries still open: the referrer hears again after the configured interval.
+            case.tasks.append(
+                Task(
+                    kind=PROGRESS_UPDATE,
+                    due=_days(settings, today, settings.casework.progress_repeat_days),
+                    detail={"referral_id": referral.id, "repeat": True},
+                )
+            )
         _timeline(session, case, "letter", "Progress update sent to the referrer", actor)
         audit.record(
             session,

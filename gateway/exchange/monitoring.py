@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -18,7 +19,7 @@ from gateway.exchange.errors import ExchangeError
 from gateway.exchange.outbound import new_header, queue_document
 from gateway.exchange.partners import get_partner
 from gateway.exchange.records import LAWFUL_BASIS, MonitoringStatus
-from gateway.models.case import TimelineEntry
+from gateway.models.case import Case, TimelineEntry
 from gateway.models.exchange import Monitoring, Proposal
 from gateway.settings import Settings
 from parsers.exchange import DocType, Document, Outcome, ReplyStatus
@@ -214,3 +215,102 @@ def send_due_status_requests(
             row.next_check_at = now + _interval(settings)
             sent += 1
     return sent
+
+
+@dataclass(frozen=True)
+class MonitoredChild:
+    """One row of the monitoring list (the console page and `cme monitoring list`)."""
+
+    case_id: int
+    forename: str
+    surname: str
+    partner_la: str
+    partner_name: str
+    started_at: datetime
+    last_confirmation_at: datetime | None
+    next_check_at: datetime
+    overdue: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "case": self.case_id,
+            "partner_la": self.partner_la,
+            "partner": self.partner_name,
+            "started": self.started_at.isoformat(),
+            "last_confirmed": self.last_confirmation_at.isoformat()
+            if self.last_confirmation_at
+            else None,
+            "next_request": self.next_check_at.isoformat(),
+            "overdue": self.overdue,
+        }
+
+
+def monitoring_list(
+    session: Session, settings: Settings, now: datetime | None = None
+) -> list[MonitoredChild]:
+    """Every child monitored out of area, overdue first: a request is overdue when its day
+    has passed, or the partner has not confirmed anything for two intervals."""
+    from gateway.models.child import Child
+    from gateway.models.exchange import ExchangePartner
+
+    now = now or utcnow()
+    stale = now - 2 * _interval(settings)
+    rows = session.execute(
+        select(Monitoring, Child.forenames, Child.surname, ExchangePartner.name)
+        .join(Case, Case.id == Monitoring.case_id)
+        .join(Child, Child.id == Case.child_id)
+        .outerjoin(ExchangePartner, ExchangePartner.la_code == Monitoring.partner_la)
+        .where(Monitoring.status == ACTIVE)
+        .order_by(Monitoring.next_check_at, Monitoring.id)
+    ).all()
+    out = [
+        MonitoredChild(
+            m.case_id,
+            forename,
+            surname,
+            m.partner_la,
+            name or f"LA {m.partner_la}",
+            m.started_at,
+            m.last_confirmation_at,
+            m.next_check_at,
+            m.next_check_at <= now or (m.last_confirmation_at or m.started_at) < stale,
+        )
+        for m, forename, surname, name in rows
+    ]
+    return sorted(out, key=lambda r: (not r.overdue, r.next_check_at))
+
+
+def request_now(session: Session, settings: Settings, case_id: int, actor: str) -> None:
+    """Send a status request at once (the officer asked): due now, sent by the next tick."""
+    row = get_monitoring(session, case_id)
+    if row is None or row.status != ACTIVE:
+        raise ExchangeError(f"case {case_id} is not being monitored")
+    row.next_check_at = utcnow()
+    audit.record(
+        session, actor=actor, action="monitoring.request_now", entity="case", entity_id=case_id
+    )
+    session.flush()
+
+
+def stop(session: Session, case_id: int, reason: str, actor: str) -> Monitoring:
+    """Stop monitoring a child (the case stays open), with the reason, on the timeline."""
+    if not reason.strip():
+        raise ExchangeError("say why monitoring stops")
+    row = get_monitoring(session, case_id)
+    if row is None or row.status != ACTIVE:
+        raise ExchangeError(f"case {case_id} is not being monitored")
+    row.status = CLOSED_MONITORING
+    row.closed_at = utcnow()
+    row.closed_reason = reason.strip()[:200]
+    session.add(
+        TimelineEntry(
+            case_id=case_id, kind="monitoring", actor=actor,
+            summary=f"Monitoring with LA {row.partner_la} stopped: {reason.strip()}",
+        )
+    )  # fmt: skip
+    audit.record(
+        session, actor=actor, action="monitoring.stop", entity="case", entity_id=case_id,
+        detail={"reason": reason.strip()},
+    )  # fmt: skip
+    session.flush()
+    return row

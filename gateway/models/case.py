@@ -20,6 +20,8 @@ class Case(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     child_id: Mapped[int] = mapped_column(ForeignKey("children.id"), index=True)
     status: Mapped[str] = mapped_column(String(40), index=True)
+    # The officer working the case (a username); None: not yet allocated.
+    allocated_to: Mapped[str | None] = mapped_column(String(100), index=True)
     outcome: Mapped[str | None] = mapped_column(String(60))
     outcome_detail: Mapped[dict[str, Any] | None] = mapped_column()
     # Escalations that do not close the case: social_care, police, vemt -> {"since": ..}
@@ -101,7 +103,7 @@ class TimelineEntry(Base):
     # What the entry shows beyond its summary, e.g. a reply's attachments.
     detail: Mapped[dict[str, Any] | None] = mapped_column()
     # Replies carry a "new" marker until an officer has read them.
-    unread: Mapped[bool] = mapped_column(default=False)
+    unread: Mapped[bool] = mapped_column(default=False, index=True)
     read_by: Mapped[str | None] = mapped_column(String(100))
     read_at: Mapped[datetime | None]
 

@@ -71,7 +71,7 @@ class Referral(Base):
     referrer_email: Mapped[str | None] = mapped_column(String(254))
     referrer_phone: Mapped[str | None] = mapped_column(String(40))
     reason: Mapped[str | None] = mapped_column(Text)
-    urgency: Mapped[str] = mapped_column(String(20), default=Urgency.ROUTINE.value)
+    urgency: Mapped[str] = mapped_column(String(20), default=Urgency.ROUTINE.value, index=True)
     # looked_after, social_care, child_protection, sen_ehcp, traveller ... -> bool
     flags: Mapped[dict[str, Any]] = mapped_column(default=dict)
     school: Mapped[str | None] = mapped_column(String(200))

@@ -13,6 +13,7 @@ from gateway.cases import service
 from gateway.cases.inputs import build_referral_input
 from gateway.db import session_scope
 from gateway.models.case import Task
+from gateway.models.casework import PrintedLetter
 from gateway.models.ops import OutboxMessage
 from gateway.settings import load_settings
 from gateway.timers import progress_updates
@@ -69,8 +70,51 @@ def test_progress_update_is_sent_automatically_once(engine: Engine) -> None:
             assert letter.subject == f"[CME-{case_id}] Referral progress update"
             assert b"Jojo" not in letter.raw and b"Ambler" not in letter.raw
             assert b"Auto-Submitted: auto-replied" in letter.raw
-            task = session.execute(select(Task).where(Task.case_id == case_id)).scalar_one()
-            assert task.status == "done"
+            first, repeat = session.execute(
+                select(Task).where(Task.case_id == case_id).order_by(Task.id)
+            ).scalars()
+            assert first.status == "done"
+            # Enquiries are still open: the next update is due after the repeat interval.
+            assert (repeat.kind, repeat.status, repeat.detail.get("repeat")) == (
+                "progress_update", "open", True,
+            )  # fmt: skip
+            assert repeat.due > first.due
+
+
+def test_a_referrer_with_no_email_gets_a_letter_to_print_or_a_call(engine: Engine) -> None:
+    s = load_settings()
+    with session_scope(engine) as session:
+        phoned = service.log_referral(
+            session, s,
+            build_referral_input(
+                {"forename": "Ada", "surname": "Quill", "referrer_name": "Mr Neighbour",
+                 "referrer_phone": "01642 000000", "gaps": ["date of birth missing"]},
+                today=RECEIVED,
+            ),
+            "test",
+        ).id  # fmt: skip
+        posted = service.log_referral(
+            session, s,
+            build_referral_input(
+                {"forename": "Bea", "surname": "Quill", "referrer_name": "Mrs Post",
+                 "gaps": ["date of birth missing"]},
+                today=RECEIVED,
+            ),
+            "test",
+        ).id  # fmt: skip
+    with session_scope(engine) as session:
+        kinds = {
+            cid: {
+                t.kind for t in session.execute(select(Task).where(Task.case_id == cid)).scalars()
+            }
+            for cid in (phoned, posted)
+        }
+        assert "phone_referrer" in kinds[phoned] and "post_letter" in kinds[posted]
+        letters = session.execute(select(PrintedLetter).order_by(PrintedLetter.id)).scalars().all()
+        assert [(x.case_id, x.kind) for x in letters] == [
+            (phoned, "further_enquiries"), (posted, "further_enquiries"),
+        ]  # fmt: skip
+        assert "date of birth" in letters[0].body and f"CME-{phoned}" in letters[0].subject
 
 
 def test_acknowledgement_before_deadline_stops_the_progress_update(engine: Engine) -> None:

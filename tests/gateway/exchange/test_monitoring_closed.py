@@ -86,3 +86,25 @@ def test_a_timer_never_sends_a_status_request_about_a_closed_case(cme_home: Path
         assert row.status == "closed"
         assert s.execute(select(ExchangeMessage)).scalars().all() == []
     engine.dispose()
+
+
+def test_the_monitoring_list_puts_overdue_first_and_can_stop(cme_home: Path) -> None:
+    settings = load_settings()
+    engine = make_engine(str(settings.core.database_url))
+    with Session(engine, expire_on_commit=False) as s:
+        case_id = _monitored_case(s, settings)
+        later = utcnow() + timedelta(days=settings.exchange.monitoring_interval_days + 1)
+        [row] = monitoring.monitoring_list(s, settings, later)
+        assert (row.case_id, row.partner_la, row.partner_name, row.overdue) == (
+            case_id, "806", "Test LA 806", True,
+        )  # fmt: skip
+        assert set(row.as_dict()) >= {"case", "partner_la", "last_confirmed", "next_request"}
+        assert monitoring.monitoring_list(s, settings)[0].overdue is False
+        monitoring.request_now(s, settings, case_id, "olivia")
+        assert monitoring.monitoring_list(s, settings)[0].overdue is True
+        monitoring.stop(s, case_id, "moved abroad, confirmed by the family", "olivia")
+        s.commit()
+        assert monitoring.monitoring_list(s, settings) == []
+        case = s.get(Case, case_id)
+        assert case is not None and case.status != "closed"
+    engine.dispose()

@@ -16,6 +16,8 @@ have chromium || need+=(chromium)
 have runuser || need+=(util-linux)
 have setpriv || need+=(util-linux)
 have npm || need+=(npm)
+# WeasyPrint (letters and reports as PDF) needs Pango.
+ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0' || need+=(libpango-1.0-0 libpangoft2-1.0-0)
 
 if [ ${#need[@]} -eq 0 ]; then
     exit 0

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request
 
-from gateway import audit
+from gateway import audit, disclosures
 from lost_pupil.detail import read_pupil
 from lost_pupil.errors import LostPupilError, NotFound
 from lost_pupil.ingest import import_ctf
@@ -174,14 +174,13 @@ def download(pupil_id: int) -> Response:
         data = _store().read_bytes(record.sha256)
     except NotFound:
         abort(404)
-    audit.record(
-        session,
-        actor=require_user().username,
-        action="lost_pupil.download",
-        entity="ctf_file",
-        entity_id=record.id,
-        detail={"pupil": pupil_id},
-    )
+    user = require_user()
+    # The whole file leaves the system: one row of the disclosure register.
+    disclosures.record(
+        session, kind="ctf_download", recipient=f"{user.display_name} ({user.username})",
+        basis=disclosures.LawfulBasis.PUBLIC_TASK, channel="download",
+        fields=[f"ctf_file:{record.id}", f"lost_pupil:{pupil_id}"], actor=user.username,
+    )  # fmt: skip
     session.commit()
     return Response(
         data,

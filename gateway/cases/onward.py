@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway import audit, outbox
+from gateway import disclosures, outbox
 from gateway.cases.inputs import InputError
 from gateway.cases.queries import get_case
 from gateway.exchange.records import LAWFUL_BASIS
@@ -145,14 +145,10 @@ def refer(
             summary=f"Referred to {TEAMS[team]} ({how})",
         )
     )  # fmt: skip
-    audit.record(
-        session,
-        actor=actor,
-        action="disclosure.onward_referral",
-        entity="case",
-        entity_id=case.id,
-        detail={"team": team, "channel": shown.channel, "recipient": shown.recipient,
-                "fields": list(shown.fields), "lawful_basis": shown.lawful_basis},
+    disclosures.record(
+        session, kind="onward_referral", case_id=case.id, recipient=shown.recipient,
+        basis=disclosures.LawfulBasis.PUBLIC_TASK, channel=shown.channel,
+        fields=list(shown.fields), actor=actor,
     )  # fmt: skip
     return row
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from gateway import audit, letters, outbox
+from gateway import audit, disclosures, letters, outbox
 from gateway.cases.deadlines import add_days
 from gateway.cases.facts import propose_facts
 from gateway.cases.inputs import InputError, ReferralInput
@@ -160,6 +160,8 @@ def _letter_to_referrer(
         la_name=settings.core.la_name,
         **context,
     )
+    # A letter names the case reference and the date of the referral, nothing of the child.
+    disclosed = ["case_ref", "referral_date", *(["gaps"] if context.get("gaps") else [])]
     if referral.referrer_email:
         outbox.queue(
             session,
@@ -170,6 +172,11 @@ def _letter_to_referrer(
             body=letter.body,
             case_id=case.id,
         )
+        disclosures.record(
+            session, kind="letter", case_id=case.id, recipient=referral.referrer_email,
+            basis=disclosures.LawfulBasis.PUBLIC_TASK, channel="email", fields=disclosed,
+            actor="system:letters",
+        )  # fmt: skip
         return
     printed = PrintedLetter(
         case_id=case.id, referral_id=referral.id, kind=letter.kind, subject=letter.subject,
@@ -177,6 +184,13 @@ def _letter_to_referrer(
     )  # fmt: skip
     session.add(printed)
     session.flush()
+    disclosures.record(
+        session, kind="letter", case_id=case.id,
+        recipient=referral.referrer_name or referral.referrer_phone or "the referrer",
+        basis=disclosures.LawfulBasis.PUBLIC_TASK,
+        channel="phone" if referral.referrer_phone else "post", fields=disclosed,
+        actor="system:letters",
+    )  # fmt: skip
     # No silent skip: a phone call when we have a number, otherwise a letter to post.
     todo = PHONE_REFERRER if referral.referrer_phone else POST_LETTER
     case.tasks.append(

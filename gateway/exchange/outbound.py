@@ -11,14 +11,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from gateway import audit
+from gateway import disclosures
 from gateway.db import session_scope, utcnow
 from gateway.exchange.envelope import seal
 from gateway.exchange.errors import ExchangeError
 from gateway.exchange.keys import Identity, load_identity
 from gateway.exchange.partners import get_partner
 from gateway.exchange.records import Channel, Direction, OutStatus
-from gateway.models.exchange import Disclosure, ExchangeMessage
+from gateway.models.exchange import ExchangeMessage
 from gateway.settings import Settings
 from parsers.exchange import DocType, Document, Header, render_document
 
@@ -137,30 +137,18 @@ def queue_document(
     items = _disclosed_items(doc)
     if items:
         recipient = partner.url if chosen is Channel.HTTPS and partner.url else partner.email
-        session.add(
-            Disclosure(
-                case_id=case_id,
-                message_id=doc.header.message_id,
-                recipient_la=partner.la_code,
-                recipient=f"{partner.name} <{recipient}>",
-                lawful_basis=doc.lawful_basis or "",
-                channel=chosen.value,
-                data_items=items,
-                actor=actor,
-            )
-        )
-        audit.record(
+        kind = doc.doc_type.value.replace("-", "_")
+        disclosures.record(
             session,
+            kind=kind if kind in disclosures.KINDS else "exchange",
+            case_id=case_id,
+            message_id=doc.header.message_id,
+            recipient_la=partner.la_code,
+            recipient=f"{partner.name} <{recipient}>",
+            basis=disclosures.LawfulBasis.PUBLIC_TASK,
+            channel=chosen.value,
+            fields=items,
             actor=actor,
-            action="exchange.disclose",
-            entity="case" if case_id else "exchange_message",
-            entity_id=case_id or doc.header.message_id,
-            detail={
-                "message_id": doc.header.message_id,
-                "to_la": partner.la_code,
-                "channel": chosen.value,
-                "items": items,
-            },
         )
     session.flush()
     return row

@@ -61,20 +61,26 @@ class ExchangeMessage(Base):
 
 
 class Disclosure(Base):
-    """What child data went to whom, on which lawful basis, by which channel."""
+    """What child data went to whom, on which lawful basis, by which channel: the one
+    disclosure register (gateway.disclosures), whatever the kind of disclosure."""
 
     __tablename__ = "exchange_disclosures"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # What left: letter, enquiry, reply, onward_referral, ctf_download, report_export, ...
+    kind: Mapped[str] = mapped_column(String(30), default="exchange")
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
-    message_id: Mapped[str] = mapped_column(String(36))
-    recipient_la: Mapped[str] = mapped_column(String(3))
+    message_id: Mapped[str | None] = mapped_column(String(36))
+    recipient_la: Mapped[str | None] = mapped_column(String(3))
     recipient: Mapped[str] = mapped_column(String(500))
+    # The basis from the fixed list (gateway.disclosures.LawfulBasis), and its words.
+    basis: Mapped[str | None] = mapped_column(String(30))
     lawful_basis: Mapped[str] = mapped_column(String(200))
     channel: Mapped[str] = mapped_column(String(10))
     data_items: Mapped[list[Any]] = mapped_column(default=list)
     actor: Mapped[str] = mapped_column(String(100))
+    approved_by: Mapped[str | None] = mapped_column(String(100))
 
 
 class QuarantinedMessage(Base):

@@ -18,6 +18,7 @@ from gateway.db import make_engine, utcnow
 from gateway.models.audit import AuditEntry
 from gateway.models.case import Case, Task
 from gateway.models.casework import OnwardReferral
+from gateway.models.exchange import Disclosure
 from gateway.models.ops import OutboxMessage
 from gateway.settings import Settings, load_settings
 
@@ -62,12 +63,12 @@ def test_on_roll_with_attendance_concerns_refers_to_attendance_and_welfare(home)
             and letter.subject == f"[CME-{case_id}] Referral from Children Missing Education"
         )
         assert b"Testperson" not in letter.subject.encode()
-        assert (
-            s.execute(select(AuditEntry).where(AuditEntry.action == "disclosure.onward_referral"))
-            .scalar_one()
-            .detail["recipient"]
-            == "aws@redcar-cleveland.example"
-        )
+        [register] = s.execute(select(Disclosure)).scalars().all()
+        assert (register.kind, register.recipient, register.basis, register.case_id) == (
+            "onward_referral", "aws@redcar-cleveland.example", "public_task", case_id,
+        )  # fmt: skip
+        audited = select(AuditEntry).where(AuditEntry.action == "disclosure.onward_referral")
+        assert s.execute(audited).scalar_one().detail["channel"] == "email"
 
 
 def test_no_evidence_of_education_sets_urgent_parent_contact(home) -> None:

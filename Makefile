@@ -28,9 +28,10 @@ assets: $(ASSETS) $(NODE)
 deps:
 	bash scripts/install-deps.sh
 
+# Quiet once set up: `cme run` itself says where the console is and how to sign in.
 run: venv assets
-	$(BIN)/cme init
-	exec $(BIN)/cme run
+	@$(BIN)/cme init > /dev/null
+	@exec $(BIN)/cme run
 
 test: venv deps assets
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)

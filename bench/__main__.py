@@ -8,7 +8,17 @@ import subprocess
 import sys
 import time
 
-MODULES = ["foundation", "parse", "lost_pupil", "matching", "intake", "exchange", "web", "console"]
+MODULES = [
+    "foundation",
+    "parse",
+    "lost_pupil",
+    "matching",
+    "intake",
+    "exchange",
+    "web",
+    "console",
+    "reports",
+]
 
 
 def main() -> int:

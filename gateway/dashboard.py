@@ -3,7 +3,7 @@
 Every figure is one indexed query (the page stays fast at tens of thousands of cases):
 my cases and the team's, urgent and safeguarding first; referrals awaiting triage;
 tasks due and overdue by kind; partner answers awaiting approval; dead letters; held
-messages; matches to review; replies nobody has read.
+messages; matches to review; replies nobody has read; children monitored out of area.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from gateway.cases.workflow import CLOSED
+from gateway.exchange.records import MonitoringStatus
 from gateway.matching.candidates import OPEN_STATES
 from gateway.models.case import Case, Task, TimelineEntry
 from gateway.models.child import Child
-from gateway.models.exchange import ExchangeMessage, Proposal
+from gateway.models.exchange import ExchangeMessage, Monitoring, Proposal
 from gateway.models.intake import QuarantineEntry, QuarantineStatus
 from gateway.models.matching import MatchCandidate
 from gateway.models.ops import OutboxMessage
@@ -71,6 +72,7 @@ class Dashboard:
     dead_letters: int
     held_messages: int
     new_replies: int
+    monitored: int
 
 
 def urgency_of_cases() -> Any:
@@ -180,5 +182,11 @@ def dashboard(session: Session, username: str, today: date) -> Dashboard:
         ),
         new_replies=_count(
             session, select(func.count(TimelineEntry.id)).where(TimelineEntry.unread.is_(True))
+        ),
+        monitored=_count(
+            session,
+            select(func.count(Monitoring.id)).where(
+                Monitoring.status == MonitoringStatus.ACTIVE.value
+            ),
         ),
     )

@@ -9,6 +9,7 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +179,27 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Reports:
+    """The reports' local choices (gateway/reports, docs/returns.md)."""
+
+    # "Missing longer than": the briefing's count and the VEMT list's long-term cases.
+    long_term_days: int
+    # Term boundaries as MM-DD; each term runs to the day before the next one starts.
+    autumn_start: str
+    spring_start: str
+    summer_start: str
+    # Upper bounds (days) of the "time missing" bands of the DfE return and the briefing.
+    time_missing_bands: tuple[int, ...]
+    # Open cases in these statuses are not counted as missing education (placed, moved out).
+    not_missing_statuses: tuple[str, ...]
+    # The briefing lists at most this many complex cases (by reference).
+    complex_cases_max: int
+    # The rules that give a referral's free-text reason its category; empty: the packaged
+    # gateway/reports/reasons.toml.
+    reasons_file: str
+
+
+@dataclass(frozen=True)
 class Settings:
     core: Core
     deadlines: Deadlines
@@ -194,6 +216,7 @@ class Settings:
     lost_pupil: LostPupil
     exchange: Exchange
     limits: Limits
+    reports: Reports
     sources: tuple[str, ...] = field(default=(), compare=False)
 
     @property
@@ -258,7 +281,8 @@ def _coerce(value: Any, kind: Any, where: str) -> Any:
             items = value
         else:
             raise SettingsError(f"{where} must be a list (comma-separated in the environment)")
-        return tuple(_coerce(item, str, where) for item in items)
+        inner = (typing.get_args(kind) or (str,))[0]
+        return tuple(_coerce(item, inner, where) for item in items)
     if isinstance(kind, types.UnionType):  # pragma: no cover - no optional keys yet
         return value
     raise SettingsError(f"{where}: unsupported setting type {kind!r}")
@@ -382,6 +406,7 @@ def _validate(s: Settings) -> None:
     if not 0 <= s.matching.lower_threshold <= s.matching.upper_threshold <= 1:
         raise SettingsError("matching thresholds must satisfy 0 <= lower <= upper <= 1")
     _validate_limits(s.limits)
+    _validate_reports(s.reports)
     if s.smtp.relay and ":" not in s.smtp.relay:
         raise SettingsError("smtp.relay (CME_SMTP_RELAY) must be HOST:PORT")
     if s.smtp.require_starttls and not (s.smtp.tls_cert and s.smtp.tls_key):
@@ -424,4 +449,32 @@ def _validate_limits(limits: Limits) -> None:
     if limits.refer_token_hours < 1:
         raise SettingsError(
             "limits.refer_token_hours (CME_LIMITS_REFER_TOKEN_HOURS) must be at least 1"
+        )
+
+
+def _validate_reports(r: Reports) -> None:
+    starts = []
+    for key in ("spring_start", "summer_start", "autumn_start"):
+        value = getattr(r, key)
+        try:
+            month, day = (int(part) for part in value.split("-"))
+            starts.append(date(2001, month, day))  # a year with no 29 February
+        except ValueError:
+            raise SettingsError(
+                f"reports.{key} (CME_REPORTS_{key.upper()}) must be MM-DD, e.g. 09-01, "
+                f"not {value!r}"
+            ) from None
+    if not starts[0] < starts[1] < starts[2]:
+        raise SettingsError(
+            "reports term starts must fall in the order spring_start < summer_start < "
+            "autumn_start within a calendar year"
+        )
+    bands = r.time_missing_bands
+    if not bands or bands[0] < 1 or any(a >= b for a, b in zip(bands, bands[1:], strict=False)):
+        raise SettingsError(
+            "reports.time_missing_bands must be whole numbers of days, 1 or more, increasing"
+        )
+    if r.long_term_days < 1 or r.complex_cases_max < 0:
+        raise SettingsError(
+            "reports.long_term_days must be 1 or more and reports.complex_cases_max 0 or more"
         )

@@ -55,6 +55,7 @@ _ANONYMOUS = (
     r"not\s+(?:to\s+)?be\s+named",
     r"(?:don'?t|do\s+not|dont)\s+want\s+(?:to\s+be\s+named|" + _WHO + r"\s+to\s+know\s+"
     r"(?:it\s+was\s+me|who|that\s+i))",
+    r"(?:don'?t|do\s+not|dont)\s+(?:say|mention)\s+(?:that\s+)?(?:it\s+was|it'?s)\s+me",
     r"without\s+(?:giving|saying|using|mentioning)\s+my\s+name",
     r"(?:keep|treat)\s+(?:this|it|my\s+name|me)\s+(?:confidential|in\s+confidence|private)",
 )  # fmt: skip

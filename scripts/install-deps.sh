@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite runs for real: PostgreSQL, Dovecot, swaks,
-# openssl, headless Chromium. Idempotent: installs only what is missing.
+# openssl, gpgsm, headless Chromium. Idempotent: installs only what is missing.
 set -euo pipefail
 
 need=()
@@ -9,6 +9,10 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 have dovecot || [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
 have swaks || need+=(swaks)
 have openssl || need+=(openssl)
+# gpgsm plays a partner LA with only a mail client; it needs gpg-agent, which it only
+# recommends (through gnupg).
+have gpgsm || need+=(gpgsm)
+have gpg-agent || need+=(gpg-agent)
 # Browser tests drive chromium through Playwright (no chromedriver); liberation fonts make
 # the screenshots readable.
 have chromium || need+=(chromium)

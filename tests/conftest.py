@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import itertools
 import os
 import shutil
@@ -129,16 +130,57 @@ def cme_home(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> It
     _engine_for.cache_clear()
 
 
-class CliCall:
-    def __init__(self) -> None:
-        self.runner = CliRunner()
+#: The user the `cli` fixture acts as (`cme --as tester ...`): an officer, made in the
+#: test's data home when the test has one.
+CLI_USER = "tester"
 
-    def __call__(self, *args: Any, input: str | None = None) -> Result:
+
+class _Unset(enum.Enum):
+    UNSET = 0
+
+
+class CliCall:
+    """Runs `cme` in-process, as `as_user` (passed as `--as`) unless a call says otherwise:
+    `cli(..., as_user=None)` runs with no user named, `as_user="mo"` as someone else."""
+
+    def __init__(self, as_user: str | None = None) -> None:
+        self.runner = CliRunner()
+        self.as_user = as_user
+
+    def __call__(
+        self, *args: Any, input: str | None = None, as_user: str | _Unset | None = _Unset.UNSET
+    ) -> Result:
         from gateway.cli.main import cli
 
-        return self.runner.invoke(cli, [str(a) for a in args], input=input, catch_exceptions=False)
+        who = self.as_user if isinstance(as_user, _Unset) else as_user
+        argv = (["--as", who] if who else []) + [str(a) for a in args]
+        return self.runner.invoke(cli, argv, input=input, catch_exceptions=False)
+
+    @staticmethod
+    def add_user(username: str, role: str = "officer", *, active: bool = True) -> str:
+        """A user in the data home's database, written directly (no audit entry, no usable
+        password): someone for the CLI to act as."""
+        from gateway.cli.context import unit_of_work
+        from gateway.models.users import User
+
+        with unit_of_work() as (_s, session):
+            session.add(
+                User(
+                    username=username,
+                    display_name=username.title(),
+                    role=role,
+                    password_hash="!",
+                    active=active,
+                )
+            )
+        return username
 
 
 @pytest.fixture
-def cli() -> CliCall:
-    return CliCall()
+def cli(request: pytest.FixtureRequest) -> CliCall:
+    """`cme` as the officer CLI_USER when the test has a data home (`cme_home`), else
+    with no user (commands that need none: --help, parse, an uninitialised home)."""
+    if "cme_home" not in request.fixturenames:
+        return CliCall()
+    request.getfixturevalue("cme_home")
+    return CliCall(CliCall.add_user(CLI_USER))

@@ -28,6 +28,13 @@ def public(view: F) -> F:
     return view
 
 
+def sessionless(view: F) -> F:
+    """For a public view that needs no session (the health check): the gate neither reads
+    nor touches the browser's session, so answering costs no session query."""
+    view._cme_sessionless = True  # type: ignore[attr-defined]
+    return view
+
+
 def requires_role(role: Role) -> Callable[[F], F]:
     """Only users with at least this role (officer < manager < admin) may use the view."""
 
@@ -50,6 +57,12 @@ def is_public(app: Flask, endpoint: str | None) -> bool:
         return True
     view = view_function(app, endpoint)
     return bool(getattr(view, "_cme_public", False))
+
+
+def is_sessionless(app: Flask, endpoint: str | None) -> bool:
+    if endpoint is None or not is_public(app, endpoint):
+        return False
+    return bool(getattr(view_function(app, endpoint), "_cme_sessionless", False))
 
 
 def role_needed(app: Flask, endpoint: str) -> Role:
@@ -151,7 +164,7 @@ def gate() -> Response | None:
     app = current_app
     endpoint = request.endpoint
     g.user = None
-    if endpoint == "static":
+    if endpoint == "static" or is_sessionless(app, endpoint):
         return None
     g.user = _resume(app)
     if is_public(app, endpoint):

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask
 from sqlalchemy import Engine
 
+from gateway.cases.describe import long_date
 from gateway.cases.workflow import load_workflow
+from gateway.demo.marker import is_demo_home
 from gateway.home import HomeError, open_engine
 from gateway.settings import Settings
 from gateway.totp import TotpVault
@@ -18,15 +20,25 @@ from web import (
     access,
     account,
     admin,
+    allocation,
     auth,
     cases,
     csrf,
+    dashboard,
+    disclosures,
+    enquiries,
     errors,
     exchange,
+    exchange_console,
     headers,
+    health,
     lost_pupil,
+    matches,
+    monitoring,
+    printing,
     quarantine,
     refer,
+    triage,
 )
 from web.db import close_db
 
@@ -83,6 +95,21 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Flask:
         # Stored in UTC; officers read the local authority's own clock time.
         return value.astimezone(zone).strftime(fmt) if value else ""
 
+    @app.template_filter("govuk_date")
+    def _govuk_date(value: date | str | None) -> str:
+        # "3 December 2026", as GOV.UK writes dates; a time is first put on the local clock.
+        if isinstance(value, datetime):
+            value = value.astimezone(zone).date()
+        return long_date(value)
+
+    @app.template_filter("govuk_time")
+    def _govuk_time(value: datetime | None) -> str:
+        # "3 December 2026 at 2:05pm" on the local clock.
+        if value is None:
+            return ""
+        local = value.astimezone(zone)
+        return f"{long_date(local.date())} at {local:%-I:%M}{'am' if local.hour < 12 else 'pm'}"
+
     @app.context_processor
     def _globals() -> dict[str, Any]:
         return {
@@ -90,6 +117,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Flask:
             "csrf_token": csrf.csrf_token,
             "la_name": settings.core.la_name,
             "status_labels": workflow.statuses,
+            "demo_home": is_demo_home(settings.home),
         }
 
     errors.register(app)
@@ -102,5 +130,15 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Flask:
     app.register_blueprint(exchange.bp)
     app.register_blueprint(lost_pupil.bp)
     app.register_blueprint(lost_pupil.school_bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(matches.bp)
+    app.register_blueprint(triage.bp)
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(allocation.bp)
+    app.register_blueprint(monitoring.bp)
+    app.register_blueprint(printing.bp)
+    app.register_blueprint(disclosures.bp)
+    app.register_blueprint(exchange_console.bp)
+    app.register_blueprint(enquiries.bp)
     # Blueprints of other areas register here, one line each.
     return app

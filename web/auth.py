@@ -48,7 +48,7 @@ def vault() -> TotpVault:
 
 
 def _landing(target: str | None) -> Response:
-    return redirect(safe_next(target) or url_for("cases.case_list"))
+    return redirect(safe_next(target) or url_for("dashboard.home"))
 
 
 def throttled_message(result: SignInResult) -> str:
@@ -60,11 +60,6 @@ def throttled_message(result: SignInResult) -> str:
 
 def _throttled(page: str, status: int, result: SignInResult) -> tuple[str, int, dict[str, str]]:
     return page, status, {"Retry-After": str(max(1, result.retry_after))}
-
-
-@bp.route("/")
-def home() -> Response:
-    return redirect(url_for("cases.case_list"))
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])

@@ -11,12 +11,17 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
 from gateway import audit
-from gateway.cases import queries, service
+from gateway.cases import facts, labels, queries, service
+from gateway.cases.describe import fact_lines, most_urgent
+from gateway.cases.inputs import InputError, Problem
+from gateway.cases.page import open_case_page
 from gateway.cases.queries import NotFound
 from gateway.cases.workflow import CLOSED, WorkflowError, load_workflow
+from gateway.matching.review import ref_label
 from gateway.users import Role, who_viewed
 from web.access import require_user
-from web.db import db, settings
+from web.child_form import SEXES, ChildForm, year_group_choices
+from web.db import db, engine, settings
 from web.form_errors import FormErrors
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
@@ -48,16 +53,14 @@ def case_list() -> tuple[str, int] | str:
     pages = max(1, math.ceil(total / PAGE_SIZE))
     if page > pages:
         abort(404)
-    rows = queries.list_cases(
-        session, status=status, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
-    )
+    rows = queries.case_list(session, status=status, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     audit.record(
         session,
         actor=user.username,
         action="case.list",
         entity="case",
         entity_id=None,
-        detail={"status": status, "page": page, "cases": [r.id for r in rows]},
+        detail={"status": status, "page": page, "cases": [r.case.id for r in rows]},
     )
     session.commit()
     html = render_template(
@@ -69,6 +72,7 @@ def case_list() -> tuple[str, int] | str:
         pages=pages,
         total=total,
         errors=errors,
+        urgencies=labels.URGENCIES,
     )
     return (html, 400) if errors else html
 
@@ -84,24 +88,96 @@ def _load(case_id: int) -> Any:
 def case_view(case_id: int) -> str:
     user = require_user()
     session = db()
-    case = _load(case_id)
-    # Written and committed before the page is sent: the view is on record even if the
-    # browser never finishes loading it.
-    audit.record(session, actor=user.username, action="case.view", entity="case", entity_id=case.id)
+    try:
+        page = open_case_page(session, settings(), engine(), case_id, user.username)
+    except NotFound:
+        abort(404)
+    # Committed before the page is sent: the view (and the replies marked read) are on
+    # record even if the browser never finishes loading it.
     session.commit()
     wf = _workflow()
-    outcome = wf.outcomes.get(case.outcome) if case.outcome else None
+    case = page.case
     return render_template(
         "cases/view.html",
+        page=page,
         case=case,
         child=case.child,
-        timeline=queries.timeline(session, case.id),
-        enquiries=queries.enquiry_log(session, case.id),
+        facts=fact_lines(case, page.facts),
+        urgency=most_urgent(case.referrals),
         viewers=who_viewed(session, "case", case.id),
-        outcome=outcome,
+        outcome_label=_outcome_label(wf, case.outcome),
+        escalations=wf.escalations,
         can_move=case.status != CLOSED and bool(wf.transitions.get(case.status)),
         is_closed=case.status == CLOSED,
+        labels=labels,
+        ref_label=ref_label,
     )
+
+
+def _outcome_label(wf: Any, outcome: str | None) -> str:
+    if outcome in wf.outcomes:
+        return str(wf.outcomes[outcome].label)
+    return labels.label(labels.SYSTEM_OUTCOMES, outcome)
+
+
+@bp.route("/<int:case_id>/facts/<int:fact_id>", methods=["POST"])
+def fact_decide(case_id: int, fact_id: int) -> Response:
+    user = require_user()
+    session = db()
+    _load(case_id)
+    decision = request.form.get("decision")
+    if decision not in ("accept", "reject"):
+        abort(400)
+    try:
+        fact = facts.decide_fact(
+            session, case_id, fact_id, accept=decision == "accept", actor=user.username
+        )
+        session.commit()
+    except InputError as exc:
+        session.rollback()
+        flash(str(exc).capitalize() + ".", "info")
+    else:
+        name = labels.label(labels.FIELDS, fact.field)
+        done = "added to the case" if decision == "accept" else "rejected: the case is unchanged"
+        flash(f"{name} {done}.", "success")
+    return redirect(url_for("cases.case_view", case_id=case_id))
+
+
+@bp.route("/<int:case_id>/child", methods=["GET", "POST"])
+def child_edit(case_id: int) -> Response | tuple[str, int] | str:
+    user = require_user()
+    session = db()
+    case = _load(case_id)
+    if request.method == "GET":
+        form = ChildForm.from_child(case.child)
+        # The form shows the child's details: a view of the record like the case page.
+        audit.record(
+            session, actor=user.username, action="child.view", entity="case", entity_id=case.id
+        )
+        session.commit()
+    else:
+        form = ChildForm.from_post(request.form, case.child)
+        changed: dict[str, Any] = {}
+        try:
+            changed = facts.edit_child(session, case_id, form.values(), actor=user.username)
+        except InputError as exc:
+            form.add_problems(exc.problems or [Problem("forename", str(exc))])
+        if not form.errors:
+            session.commit()
+            names = ", ".join(labels.label(labels.FIELDS, k) for k in changed)
+            flash(f"Changed: {names}." if changed else "Nothing was changed.", "success")
+            return redirect(url_for("cases.case_view", case_id=case_id))
+        # Nothing is kept when any box is wrong, even what edit_child took.
+        session.rollback()
+    html = render_template(
+        "cases/child.html",
+        case=case,
+        form=form,
+        errors=form.errors,
+        sexes=SEXES,
+        year_groups=year_group_choices(case.child),
+    )
+    return (html, 400) if form.errors else html
 
 
 def _conflict(errors: FormErrors, field_id: str) -> None:

@@ -7,13 +7,28 @@ import tempfile
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, Response, abort, jsonify, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from gateway import audit, disclosures
+from gateway.cases.describe import long_date
+from gateway.db import utcnow
+from gateway.matching.linked import cases_confirmed_for_lost_pupil
+from gateway.timers import local_today
 from lost_pupil.detail import read_pupil
 from lost_pupil.errors import LostPupilError, NotFound
 from lost_pupil.ingest import import_ctf
-from lost_pupil.lifecycle import get_file, get_pupil
+from lost_pupil.lifecycle import claim, get_file, get_pupil
 from lost_pupil.search import SearchQuery, search
 from lost_pupil.store import FileStore
 from lost_pupil.tokens import school_for_token
@@ -21,12 +36,15 @@ from parsers.errors import ParseError
 from web.access import public, require_user
 from web.csrf import csrf_exempt
 from web.db import db, settings
+from web.exchange_forms import ClaimForm
 from web.form_errors import FormErrors
 
 bp = Blueprint("lost_pupil", __name__)
 #: The machine endpoint for schools: its own blueprint, so the access tests see it apart.
 school_bp = Blueprint("school_upload", __name__)
 FIELDS = ("upn", "forename", "surname", "dob", "sex", "postcode")
+STATUS_LABELS = {"open": "Open: not yet on roll anywhere", "claimed": "Claimed by a school",
+                 "expired": "Expired (kept only for a legal hold)"}  # fmt: skip
 
 
 def _store() -> FileStore:
@@ -143,8 +161,9 @@ def search_results() -> tuple[str, int] | str:
     )
 
 
-@bp.get("/lost-pupils/<int:pupil_id>")
-def view(pupil_id: int) -> str:
+def _render_view(
+    pupil_id: int, errors: FormErrors, claim_form: ClaimForm | None = None
+) -> tuple[str, int] | str:
     session = db()
     try:
         pupil = get_pupil(session, pupil_id)
@@ -160,9 +179,49 @@ def view(pupil_id: int) -> str:
         entity_id=pupil_id,
     )
     session.commit()
-    return render_template(
-        "lost_pupil/view.html", pupil=pupil, record=record, header=header, full=full
+    html = render_template(
+        "lost_pupil/view.html", pupil=pupil, record=record, header=header, full=full,
+        cases=cases_confirmed_for_lost_pupil(session, pupil_id), errors=errors,
+        claim=claim_form or ClaimForm(), statuses=STATUS_LABELS,
+    )  # fmt: skip
+    return (html, 400) if errors else html
+
+
+@bp.get("/lost-pupils/<int:pupil_id>")
+def view(pupil_id: int) -> tuple[str, int] | str:
+    return _render_view(pupil_id, FormErrors())
+
+
+@bp.post("/lost-pupils/<int:pupil_id>/claim")
+def claim_pupil(pupil_id: int) -> WerkzeugResponse | tuple[str, int] | str:
+    """The child is on roll at a school: close the record (its claim closes monitored cases)."""
+    user = require_user()
+    session = db()
+    errors = FormErrors()
+    form = ClaimForm.posted(request.form)
+    laestab, on_roll = form.values(errors, today=local_today(settings(), utcnow()).date())
+    if errors or on_roll is None:
+        return _render_view(pupil_id, errors, form)
+    try:
+        claim(session, pupil_id, school_laestab=laestab, on_roll_from=on_roll, actor=user.username)
+    except NotFound:
+        session.rollback()
+        abort(404)
+    except LostPupilError as exc:
+        session.rollback()
+        errors.add("laestab", str(exc)[:1].upper() + str(exc)[1:])
+        return _render_view(pupil_id, errors, form)
+    audit.record(
+        session, actor=user.username, action="lost_pupil.claim", entity="lost_pupil",
+        entity_id=pupil_id, detail={"school": laestab, "from": on_roll.isoformat()},
+    )  # fmt: skip
+    session.commit()
+    flash(
+        f"Claimed: on roll at school {laestab} from {long_date(on_roll)}. Any case of ours "
+        "monitoring this child was told.",
+        "success",
     )
+    return redirect(url_for("lost_pupil.view", pupil_id=pupil_id))
 
 
 @bp.get("/lost-pupils/<int:pupil_id>/download")

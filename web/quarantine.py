@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from gateway import audit
 from gateway.cases.queries import NotFound
+from gateway.errors import UserError
 from gateway.intake import quarantine as q
+from gateway.intake.content import read_content
 from gateway.intake.dispatch import DispatchResult, dispatch_safely
-from gateway.intake.message import MessageFacts, read_message
-from gateway.intake.rawstore import RawStore, RawStoreError
 from gateway.models.intake import IntakeChannel, Outcome, QuarantineStatus, RawMessage
 from gateway.users import Role
-from parsers.mime import MAX_MESSAGE_BYTES
 from web.access import require_user, requires_role
 from web.db import db, engine, settings
 from web.form_errors import FormErrors
@@ -44,7 +41,16 @@ CHANNEL_LABELS: dict[str, str] = {
     IntakeChannel.FORM: "Web form",
 }
 
+STATUS_LABELS: dict[str, str] = {
+    QuarantineStatus.OPEN: "Held",
+    QuarantineStatus.RETRIED: "Retried",
+    QuarantineStatus.RELEASED: "Released",
+    QuarantineStatus.REFERRAL: "Made a referral",
+    QuarantineStatus.DISCARDED: "Discarded",
+}
+
 CONFIRM_FIELD = "confirm-safe"
+DISCARD_FIELD = "discard-reason"
 
 
 def reason_label(reason: str | None) -> str:
@@ -63,12 +69,9 @@ def channel_label(channel: str) -> str:
     return CHANNEL_LABELS.get(channel, channel.capitalize())
 
 
-@dataclass(frozen=True)
-class Content:
-    """What the held message says, or why it cannot be shown."""
-
-    facts: MessageFacts | None
-    problem: str | None = None
+@bp.app_template_filter("hold_status")
+def hold_status(status: str) -> str:
+    return STATUS_LABELS.get(status, status.capitalize())
 
 
 @bp.route("")
@@ -94,20 +97,9 @@ def held_list() -> str:
     )
 
 
-def _content(row: RawMessage) -> Content:
-    if row.size > MAX_MESSAGE_BYTES:
-        return Content(None, "The message is too large to read here.")
-    try:
-        data = RawStore(settings().home, engine()).read(row)
-    except RawStoreError:
-        return Content(None, "The stored message cannot be read: the raw store needs checking.")
-    facts = read_message(data)
-    if facts.parsed is None:
-        return Content(None, "The message cannot be read.")
-    return Content(facts)
-
-
-def _render_view(raw_id: int, errors: FormErrors) -> tuple[str, int] | str:
+def _render_view(
+    raw_id: int, errors: FormErrors, form: dict[str, str] | None = None
+) -> tuple[str, int] | str:
     user = require_user()
     session = db()
     try:
@@ -122,10 +114,12 @@ def _render_view(raw_id: int, errors: FormErrors) -> tuple[str, int] | str:
         "quarantine/view.html",
         item=item,
         raw=row,
-        content=_content(row),
+        content=read_content(settings(), engine(), row),
         can_release=user.has_role(Role.MANAGER),
         errors=errors,
         confirm_field=CONFIRM_FIELD,
+        discard_field=DISCARD_FIELD,
+        form=form or {},
     )
     return (html, 400) if errors else html
 
@@ -187,3 +181,38 @@ def held_release(raw_id: int) -> Response | tuple[str, int] | str:
         errors.add(CONFIRM_FIELD, "Confirm you have checked this message is safe")
         return _render_view(raw_id, errors)
     return _rerun(raw_id, QuarantineStatus.RELEASED)
+
+
+@bp.route("/<int:raw_id>/referral", methods=["POST"])
+def held_referral(raw_id: int) -> Response:
+    user = require_user()
+    session = db()
+    try:
+        referral_id = q.make_referral(session, settings(), raw_id, user.username)
+    except NotFound:
+        session.rollback()
+        abort(404)
+    session.commit()
+    flash("The message is now a referral waiting in triage.", "success")
+    # By path: the triage pages are their own blueprint.
+    return redirect(f"/triage/{referral_id}")
+
+
+@bp.route("/<int:raw_id>/discard", methods=["POST"])
+def held_discard(raw_id: int) -> Response | tuple[str, int] | str:
+    user = require_user()
+    session = db()
+    reason = request.form.get(DISCARD_FIELD, "")
+    try:
+        q.discard(session, raw_id, reason, user.username)
+    except NotFound:
+        session.rollback()
+        abort(404)
+    except UserError:
+        session.rollback()
+        errors = FormErrors()
+        errors.add(DISCARD_FIELD, "Enter why the message is discarded, for example spam")
+        return _render_view(raw_id, errors, {DISCARD_FIELD: reason})
+    session.commit()
+    flash(f"Message {raw_id} discarded. Its bytes stay in the raw store.", "success")
+    return redirect(url_for("quarantine.held_list"))

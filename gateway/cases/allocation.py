@@ -62,7 +62,8 @@ class Caseload:
 
 
 def caseloads(session: Session, today: date) -> list[Caseload]:
-    """Open cases per officer (and unallocated), with urgent cases and overdue tasks."""
+    """Open cases per officer (every active user, and unallocated), with urgent cases and
+    overdue tasks."""
     urgent_cases = (
         select(Referral.case_id)
         .where(Referral.urgency != Urgency.ROUTINE.value, Referral.case_id.is_not(None))
@@ -92,6 +93,12 @@ def caseloads(session: Session, today: date) -> list[Caseload]:
         Caseload(user, names.get(user, user) if user else "Not allocated", n, int(u or 0), int(o))
         for user, n, u, o in rows
     ]
+    # Everyone a case can go to is listed, and the unallocated line, even with nothing open:
+    # a manager allocating work looks for the officer with the fewest cases.
+    listed = {c.username for c in out}
+    out += [Caseload(u, n, 0, 0, 0) for u, n in officers(session) if u not in listed]
+    if None not in listed:
+        out.append(Caseload(None, "Not allocated", 0, 0, 0))
     return sorted(out, key=lambda c: (c.username is None, c.display_name))
 
 

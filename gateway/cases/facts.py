@@ -250,7 +250,7 @@ def edit_child(
         {k: v for k, v in wanted.items() if v not in (None, "")}, today=utcnow().date()
     )
     if problems:
-        raise InputError(problems[0].message)
+        raise InputError(problems[0].message, problems)
     after = {
         k: (v.isoformat() if isinstance(v, date) else v)
         for k, v in ((k, cleaned.get(k)) for k in EDITABLE)

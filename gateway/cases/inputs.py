@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date
 from typing import Any
@@ -11,7 +12,15 @@ from parsers.identifiers import check_upn, normalise_postcode
 
 
 class InputError(ValueError):
-    """Input a person must fix; the message names the field and what is wrong."""
+    """Input a person must fix; the message names the field and what is wrong.
+
+    `problems`: every field that is wrong, when the input was checked as a whole (a form
+    shows each beside its box).
+    """
+
+    def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
+        super().__init__(message)
+        self.problems = tuple(problems)
 
 
 @dataclass(frozen=True)

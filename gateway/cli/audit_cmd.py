@@ -7,6 +7,7 @@ import sys
 import click
 
 from gateway import audit_anchor
+from gateway.cli.acting import acting_user, reads
 from gateway.cli.context import unit_of_work
 
 
@@ -16,6 +17,7 @@ def audit() -> None:
 
 
 @audit.command("verify")
+@reads
 def verify() -> None:
     """Check the audit chain and its anchors; exit 1 naming the first bad entry."""
     with unit_of_work() as (s, session):
@@ -40,6 +42,7 @@ def verify() -> None:
 
 
 @audit.command("anchor")
+@acting_user()
 def anchor() -> None:
     """Record the newest entry's id and hash outside the database, now."""
     with unit_of_work() as (s, session):

@@ -12,10 +12,14 @@ import click
 from gateway import audit
 from gateway.cases import queries, service
 from gateway.cases.inputs import InputError, build_referral_input
+from gateway.cases.workflow import load_workflow
+from gateway.cli.acting import acting_user, current_user, reads
 from gateway.cli.context import actor, echo_json, unit_of_work
 from gateway.db import utcnow
 from gateway.models.referral import Channel
+from gateway.settings import Settings
 from gateway.triage.service import receive
+from gateway.users import Role, normalise_username
 
 _REFERRAL_OPTIONS = [
     ("forename", "Child's forename(s)."),
@@ -43,6 +47,7 @@ def referral() -> None:
     """Log referrals."""
 
 
+@acting_user(Role.OFFICER)
 def _referral_add(json_file: Path | None, channel: str | None, **flags: Any) -> None:
     values: dict[str, Any] = {}
     if json_file is not None:
@@ -104,6 +109,7 @@ def cases() -> None:
 @click.option("--open", "open_only", is_flag=True, help="Only cases not closed.")
 @click.option("--limit", type=int, help="At most this many.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@reads
 def list_cases(status: str | None, open_only: bool, limit: int | None, as_json: bool) -> None:
     """List cases (id, status, child, date of birth)."""
     with unit_of_work() as (_s, session):
@@ -127,6 +133,7 @@ def list_cases(status: str | None, open_only: bool, limit: int | None, as_json: 
 @cases.command("show")
 @click.argument("case_id", type=int)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@reads
 def show_case(case_id: int, as_json: bool) -> None:
     """Show one case: child, referrals, tasks and timeline."""
     with unit_of_work() as (_s, session):
@@ -187,6 +194,7 @@ def case() -> None:
 @case.command("move")
 @click.argument("case_id", type=int)
 @click.argument("status")
+@acting_user(Role.OFFICER)
 def move(case_id: int, status: str) -> None:
     """Move a case to STATUS (only along the workflow's allowed transitions)."""
     with unit_of_work() as (s, session):
@@ -201,7 +209,12 @@ def move(case_id: int, status: str) -> None:
 @click.option("--start-date", help="Date the child started there, YYYY-MM-DD.")
 @click.option("--la-code", help="The other LA (on roll in another LA).")
 @click.option("--note", help="Free-text note for the record.")
-@click.option("--manager", help="Manager signing off (needed for no_trace).")
+@click.option(
+    "--manager",
+    help="Deprecated: a manager signs off by acting as themselves (cme --as MANAGER); if "
+    "given, it must name the acting user.",
+)
+@acting_user(Role.OFFICER)
 def close(
     case_id: int,
     outcome: str,
@@ -211,7 +224,8 @@ def close(
     note: str | None,
     manager: str | None,
 ) -> None:
-    """Close a case with an outcome."""
+    """Close a case with an outcome. An outcome that needs a manager's sign-off (no_trace)
+    is closed by a manager, who signs it off by acting: cme --as MANAGER case close ..."""
     if start_date:
         try:
             date.fromisoformat(start_date)
@@ -228,13 +242,35 @@ def close(
         if v
     }
     with unit_of_work() as (s, session):
-        service.close_case(session, s, case_id, outcome, detail, actor(), manager=manager)
+        signed_off = _sign_off(s, outcome, manager)
+        service.close_case(session, s, case_id, outcome, detail, actor(), manager=signed_off)
     click.echo(f"case {case_id} closed: {outcome}")
+
+
+def _sign_off(s: Settings, outcome: str, manager: str | None) -> str | None:
+    """The manager who signs this closure off: the acting user, if the outcome needs one."""
+    user = current_user()
+    assert user is not None  # acting_user() has checked who is acting
+    if manager is not None and normalise_username(manager) != user.username:
+        raise InputError(
+            f"--manager is no longer used: a manager signs off by acting as themselves "
+            f"(cme --as MANAGER case close ...), and {manager!r} is not {user.username!r}"
+        )
+    spec = load_workflow(s.workflow.file).outcomes.get(outcome)
+    if spec is None or not spec.manager_signoff:
+        return None  # an unknown outcome is refused by close_case with the list of outcomes
+    if not user.has_role(Role.MANAGER):
+        raise InputError(
+            f"closing as {outcome} needs a manager's sign-off, and {user.username} is an "
+            f"{user.role.value}: a manager closes it with cme --as MANAGER case close ..."
+        )
+    return user.username
 
 
 @case.command("reopen")
 @click.argument("case_id", type=int)
 @click.option("--reason", required=True, help="Why the case is reopened.")
+@acting_user(Role.OFFICER)
 def reopen(case_id: int, reason: str) -> None:
     """Reopen a closed case."""
     with unit_of_work() as (s, session):
@@ -246,6 +282,7 @@ def reopen(case_id: int, reason: str) -> None:
 @click.argument("case_id", type=int)
 @click.argument("flag")
 @click.option("--clear", is_flag=True, help="Clear the flag instead of setting it.")
+@acting_user(Role.OFFICER)
 def escalate(case_id: int, flag: str, clear: bool) -> None:
     """Set an escalation flag (social_care, police, vemt); the case stays open."""
     with unit_of_work() as (s, session):
@@ -260,6 +297,7 @@ def escalate(case_id: int, flag: str, clear: bool) -> None:
 @click.option("--outcome", help="What was learned.")
 @click.option("--contact", help="Who was contacted.")
 @click.option("--at", "at_", help="When (ISO date-time, default now).")
+@acting_user(Role.OFFICER)
 def enquiry(
     case_id: int,
     agency: str,
@@ -294,6 +332,7 @@ def enquiry(
 
 @case.command("enquiries-complete")
 @click.argument("case_id", type=int)
+@acting_user(Role.OFFICER)
 def enquiries_complete(case_id: int) -> None:
     """Mark initial enquiries complete; the referrer gets the acknowledgement letter."""
     with unit_of_work() as (s, session):
@@ -310,6 +349,7 @@ def enquiries_complete(case_id: int) -> None:
     help="Also list what falls due within this many days.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@reads
 def due(days: int, as_json: bool) -> None:
     """Deadlines due and overdue."""
     from gateway.timers import local_today

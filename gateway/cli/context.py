@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +11,7 @@ import click
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from gateway.cli.acting import actor as actor  # who is acting: gateway/cli/acting.py
 from gateway.db import session_scope
 from gateway.home import open_engine
 from gateway.settings import Settings, load_settings
@@ -23,13 +23,6 @@ def settings() -> Settings:
 
 def engine(s: Settings | None = None) -> Engine:
     return open_engine(s or settings())
-
-
-def actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli:unknown"
 
 
 @contextmanager

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections.abc import Callable
 
 import click
 from sqlalchemy import Engine
 
+from gateway.cli.acting import no_user
 from gateway.cli.context import engine, settings
 from gateway.home import init_home
 from gateway.runner import Stop
@@ -16,6 +16,7 @@ from gateway.settings import Settings
 
 
 @click.command()
+@no_user
 def init() -> None:
     """Create the data home (CME_HOME, default ./var): database, keys, stores."""
     report = init_home(settings())
@@ -47,6 +48,7 @@ def _components(s: Settings) -> list[tuple[str, Callable[[Settings, Engine], Sto
 @click.command()
 @click.option("--smtp-port", type=int, help="SMTP intake port (overrides smtp.port).")
 @click.option("--web-port", type=int, help="Web console port (overrides web.port).")
+@no_user
 def run(smtp_port: int | None, web_port: int | None) -> None:
     """Run the service: job worker, SMTP intake, IMAP poller (if on), web console."""
     from gateway.runner import run as run_service
@@ -56,12 +58,20 @@ def run(smtp_port: int | None, web_port: int | None) -> None:
         s = dataclasses.replace(s, smtp=dataclasses.replace(s.smtp, port=smtp_port))
     if web_port is not None:
         s = dataclasses.replace(s, web=dataclasses.replace(s.web, port=web_port))
-    logging.basicConfig(
-        level=s.core.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    from gateway import logs
+    from gateway.welcome import welcome_lines
+
+    # A few lines a person reads on the terminal; every record, structured, in the log file.
+    log_file = logs.configure(s)
     init_home(s)
     eng = engine(s)
-    run_service(
-        s, eng, _components(s), ready=lambda name: click.echo(f"cme: {name} running", err=True)
-    )
+    components = _components(s)
+
+    def ready(name: str) -> None:
+        if name == "worker":  # the runner names the worker last, once everything is up
+            web = any(n == "web" for n, _start in components)
+            for line in welcome_lines(s, eng, log_file=log_file, web=web):
+                click.echo(line)
+
+    run_service(s, eng, components, ready=ready)
     click.echo("cme: stopped", err=True)

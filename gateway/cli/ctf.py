@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from gateway import audit
+from gateway.cli.acting import acting_user
 from gateway.cli.context import actor, echo_json, engine, settings
 from gateway.db import session_scope
 from gateway.settings import Settings
@@ -36,6 +37,7 @@ def ctf() -> None:
 @ctf.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@acting_user()
 def import_files(files: tuple[Path, ...], as_json: bool) -> None:
     """Store and index each CTF; a file that cannot be read is rejected with its reason."""
     s = settings()

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 from cryptography.hazmat.primitives import serialization
 
+from gateway.cli.acting import acting_user, no_user, reads
 from gateway.cli.context import actor, echo_json, engine, settings, unit_of_work
 from gateway.db import utcnow
 from gateway.exchange import monitoring as monitoring_service
@@ -19,6 +20,7 @@ from gateway.exchange import service, working
 from gateway.exchange.errors import ExchangeError
 from gateway.exchange.keys import init_keys, load_identity
 from gateway.exchange.outbound import dead_letters
+from gateway.users import Role
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,6 +47,7 @@ def keys() -> None:
 @click.option("--csr", is_flag=True, help="Also write a certificate signing request.")
 @click.option("--days", default=825, show_default=True, help="Certificate lifetime.")
 @one_line_errors
+@acting_user(Role.ADMIN)
 def keys_init(csr: bool, days: int) -> None:
     """Make an RSA 3072 key and a self-signed S/MIME certificate in $CME_HOME/keys/."""
     s = settings()
@@ -62,6 +65,7 @@ def keys_init(csr: bool, days: int) -> None:
 @keys.command("export-cert")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file.")
 @one_line_errors
+@no_user
 def keys_export(out: Path | None) -> None:
     """Print (or write) our certificate in PEM, for partners to pin."""
     s = settings()
@@ -90,6 +94,7 @@ def partners() -> None:
 @click.option("--url", help="The partner's https://.../exchange endpoint, if they run CME Gateway.")
 @click.option("--fingerprint", help="The SHA-256 fingerprint confirmed with the partner.")
 @one_line_errors
+@acting_user(Role.ADMIN)
 def partners_add(
     la_code: str, name: str, email: str, cert_file: str, url: str | None, fingerprint: str | None
 ) -> None:
@@ -116,6 +121,7 @@ def partners_add(
 @partners.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @one_line_errors
+@acting_user(Role.ADMIN)
 def partners_import(file: Path) -> None:
     """Load a partners.toml directory (each certificate must match its fingerprint)."""
     with unit_of_work() as (s, session):
@@ -126,6 +132,7 @@ def partners_import(file: Path) -> None:
 @partners.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @one_line_errors
+@reads
 def partners_list(as_json: bool) -> None:
     """The partner directory, with certificate expiry warnings."""
     with unit_of_work() as (s, session):
@@ -164,6 +171,7 @@ def enquiry() -> None:
 @click.option("--to-la", required=True, help="The partner LA's 3-digit code.")
 @click.option("--note", help="A short note for the partner (no more child data than needed).")
 @one_line_errors
+@acting_user()
 def enquiry_send(case_id: int, to_la: str, note: str | None) -> None:
     """Build an enquiry from the case, seal it and queue it (sent by `cme exchange run`)."""
     with unit_of_work() as (s, session):
@@ -179,6 +187,7 @@ def exchange() -> None:
 
 @exchange.command("run")
 @one_line_errors
+@acting_user()
 def exchange_run() -> None:
     """Send what is due now (HTTPS now; mail via the outbox), queue status requests, exit."""
     s = settings()
@@ -188,6 +197,7 @@ def exchange_run() -> None:
 
 @exchange.command("pending")
 @click.option("--json", "as_json", is_flag=True)
+@reads
 def exchange_pending(as_json: bool) -> None:
     """Proposals waiting for an officer: replies to send and answers to confirm."""
     with unit_of_work() as (_s, session):
@@ -221,6 +231,7 @@ def exchange_pending(as_json: bool) -> None:
 @click.option("--start-date", help="School start date YYYY-MM-DD (on-roll).")
 @click.option("--note")
 @one_line_errors
+@acting_user()
 def exchange_approve(
     proposal_id: int,
     status: str | None,
@@ -249,6 +260,7 @@ def exchange_approve(
 @click.argument("proposal_id", type=int)
 @click.option("--reason", required=True)
 @one_line_errors
+@acting_user()
 def exchange_reject(proposal_id: int, reason: str) -> None:
     """Reject a proposal; nothing is sent and the case is not changed."""
     with unit_of_work() as (_s, session):
@@ -259,6 +271,7 @@ def exchange_reject(proposal_id: int, reason: str) -> None:
 @exchange.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--dead", is_flag=True, help="Only the dead-letter list.")
+@reads
 def exchange_list(as_json: bool, dead: bool) -> None:
     """Exchange messages sent and received (never their contents)."""
     from sqlalchemy import select
@@ -304,6 +317,7 @@ def monitoring_group() -> None:
 
 @monitoring_group.command("list")
 @click.option("--json", "as_json", is_flag=True)
+@reads
 def monitoring_list(as_json: bool) -> None:
     """The monitoring list: partner, last confirmation, next check."""
     with unit_of_work() as (_s, session):
@@ -333,6 +347,7 @@ def monitoring_list(as_json: bool) -> None:
 @click.option("--case", "case_id", required=True, type=int)
 @click.option("--la", "la_code", required=True)
 @one_line_errors
+@acting_user()
 def monitoring_start(case_id: int, la_code: str) -> None:
     """Put a case on the monitoring list with a partner LA."""
     with unit_of_work() as (s, session):

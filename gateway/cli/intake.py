@@ -9,6 +9,8 @@ import click
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from gateway import audit
+from gateway.cli.acting import acting_user, reads
 from gateway.cli.context import actor, echo_json, engine, settings
 from gateway.db import session_scope
 from gateway.intake import quarantine as q
@@ -16,6 +18,7 @@ from gateway.intake.dispatch import DispatchResult, dispatch_safely, result_of
 from gateway.intake.rawstore import DISPATCH_JOB, Arrival, RawStore
 from gateway.models.intake import IntakeChannel, QuarantineStatus, RawMessage
 from gateway.models.ops import Job
+from gateway.users import Role
 
 
 def _mark_job_done(session: Session, sha256: str) -> None:
@@ -29,6 +32,7 @@ def _mark_job_done(session: Session, sha256: str) -> None:
 
 @click.command("intake")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@acting_user()
 def intake(files: tuple[Path, ...]) -> None:
     """Push raw messages (.eml) through the intake path; one JSON line per file."""
     s = settings()
@@ -56,6 +60,15 @@ def intake(files: tuple[Path, ...]) -> None:
                 else:
                     result = dispatch_safely(session, s, stored.raw_id)
                     _mark_job_done(session, stored.sha256)
+                # The pipeline acts as "intake"; this says who put the file into it.
+                audit.record(
+                    session,
+                    actor=actor(),
+                    action="intake.file",
+                    entity="raw_message",
+                    entity_id=stored.raw_id,
+                    detail={"file": path.name, "duplicate": stored.duplicate},
+                )
             click.echo(json.dumps({**result.as_dict(), "duplicate": stored.duplicate}))
     finally:
         store.close()
@@ -71,6 +84,7 @@ def quarantine() -> None:
 @quarantine.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @click.option("--all", "include_closed", is_flag=True, help="Include retried and released.")
+@reads
 def list_cmd(as_json: bool, include_closed: bool) -> None:
     """List held messages (raw id, reason)."""
     s = settings()
@@ -88,6 +102,7 @@ def list_cmd(as_json: bool, include_closed: bool) -> None:
 @quarantine.command("show")
 @click.argument("raw_id", type=int)
 @click.option("--raw", "show_raw", is_flag=True, help="Print the message bytes as stored.")
+@reads
 def show(raw_id: int, show_raw: bool) -> None:
     """Show why a message is held (and, with --raw, the message itself)."""
     s = settings()
@@ -113,6 +128,7 @@ def _rerun(raw_id: int, status: QuarantineStatus) -> None:
 
 @quarantine.command("retry")
 @click.argument("raw_id", type=int)
+@acting_user()
 def retry(raw_id: int) -> None:
     """Dispatch a held message again (e.g. after a fix); it may be held again."""
     _rerun(raw_id, QuarantineStatus.RETRIED)
@@ -120,13 +136,15 @@ def retry(raw_id: int) -> None:
 
 @quarantine.command("release")
 @click.argument("raw_id", type=int)
+@acting_user(Role.MANAGER)
 def release(raw_id: int) -> None:
-    """Officer's decision that a held message is safe: dispatch it without the checks."""
+    """A manager's decision that a held message is safe: dispatch it without the checks."""
     _rerun(raw_id, QuarantineStatus.RELEASED)
 
 
 @quarantine.command("referral")
 @click.argument("raw_id", type=int)
+@acting_user()
 def referral_cmd(raw_id: int) -> None:
     """Make a held message a referral awaiting triage (nothing in it is opened)."""
     s = settings()
@@ -138,6 +156,7 @@ def referral_cmd(raw_id: int) -> None:
 @quarantine.command("discard")
 @click.argument("raw_id", type=int)
 @click.option("--reason", required=True, help="Why: for example spam, or sent in error.")
+@acting_user()
 def discard_cmd(raw_id: int, reason: str) -> None:
     """Close a hold with the reason; the message itself stays in the raw store."""
     s = settings()

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from gateway import audit
+from gateway.cli.acting import acting_user, reads
 from gateway.cli.context import actor, echo_json, unit_of_work
 from gateway.cli.ctf import open_store
 from lost_pupil.detail import read_pupil
@@ -61,6 +62,7 @@ def lost_pupils() -> None:
 )
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 500))
 @click.option("--json", "as_json", is_flag=True)
+@reads
 def search_cmd(
     upn: str | None,
     forename: str | None,
@@ -115,6 +117,7 @@ def search_cmd(
 @lost_pupils.command("show")
 @click.argument("pupil_id", type=int)
 @click.option("--json", "as_json", is_flag=True)
+@reads
 def show(pupil_id: int, as_json: bool) -> None:
     """One record in full, read back from the stored file."""
     with unit_of_work() as (s, session):
@@ -177,6 +180,7 @@ def show(pupil_id: int, as_json: bool) -> None:
 @click.argument("pupil_id", type=int)
 @click.option("--school", required=True, help="LAESTAB of the school the child is on roll at.")
 @click.option("--date", "on_roll", required=True, help="On roll from (yyyy-mm-dd).")
+@acting_user()
 def claim_cmd(pupil_id: int, school: str, on_roll: str) -> None:
     """Close a record: the child is on roll at SCHOOL from DATE; searching LAs are told."""
     when = _date(on_roll, "--date")
@@ -200,6 +204,7 @@ def claim_cmd(pupil_id: int, school: str, on_roll: str) -> None:
 @lost_pupils.command("download")
 @click.argument("pupil_id", type=int)
 @click.option("-o", "--out", type=click.Path(path_type=Path), help="Write here (default: stdout).")
+@reads
 def download(pupil_id: int, out: Path | None) -> None:
     """The original CTF bytes of the file the record came from, exactly as uploaded."""
     with unit_of_work() as (s, session):
@@ -228,6 +233,7 @@ def download(pupil_id: int, out: Path | None) -> None:
 @click.argument("file_id", type=int)
 @click.option("--reason", help="Why the file must be kept (required to set a hold).")
 @click.option("--release", is_flag=True, help="Lift the hold instead.")
+@acting_user()
 def hold(file_id: int, reason: str | None, release: bool) -> None:
     """Put a stored file on legal hold (kept past retention), or release it."""
     with unit_of_work() as (_s, session):
@@ -247,6 +253,7 @@ def hold(file_id: int, reason: str | None, release: bool) -> None:
 
 
 @lost_pupils.command("expire")
+@acting_user()
 def expire() -> None:
     """Dispose of files past retention (not on hold), logging each disposal."""
     with unit_of_work() as (s, session):

@@ -9,16 +9,20 @@ from typing import Any
 
 import click
 
+from gateway.cli.acting import AS_USER, AS_USER_FROM_ENV
+
 #: command name -> "module:attribute"; each area's commands load only when used, so a
 #: command does not pay for importing every other area (the CLI starts fast).
 COMMANDS: dict[str, str] = {
     "init": "gateway.cli.core:init",
     "run": "gateway.cli.core:run",
+    "demo": "gateway.cli.demo:demo",
     "referral": "gateway.cli.cases:referral",
     "cases": "gateway.cli.cases:cases",
     "case": "gateway.cli.cases:case",
     "due": "gateway.cli.cases:due",
     "audit": "gateway.cli.audit_cmd:audit",
+    "disclosures": "gateway.cli.disclosures:disclosures",
     "outbox": "gateway.cli.outbox_cmd:outbox",
     "users": "gateway.cli.users:users",
     "parse": "gateway.cli.parse:parse",
@@ -35,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "enquiry": "gateway.cli.exchange:enquiry",
     "exchange": "gateway.cli.exchange:exchange",
     "monitoring": "gateway.cli.exchange:monitoring_group",
+    "report": "gateway.cli.report:report",
 }
 
 
@@ -77,5 +82,25 @@ class CmeGroup(click.Group):
 
 @click.group(cls=CmeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="cme-gateway")
-def cli() -> None:
-    """CME Gateway: referrals, cases, lost pupils and the secure exchange."""
+@click.option(
+    "--as",
+    "as_user",
+    metavar="USERNAME",
+    envvar="CME_USER",
+    show_envvar=True,
+    help="Act as this console user. Every command that changes data needs one (checked: "
+    "active, with the role it needs) and the audit log and timeline name them.",
+)
+@click.pass_context
+def cli(ctx: click.Context, as_user: str | None) -> None:
+    """CME Gateway: referrals, cases, lost pupils and the secure exchange.
+
+    Commands that change data run as a named user: cme --as USERNAME ..., --as after the
+    command, or CME_USER. Lists, searches and views need none."""
+    # Checked only by a command that needs it (gateway/cli/acting.py): --help, and the
+    # commands that open no database, never look the name up. A command's own --as (given
+    # after it, `cme case close 12 ... --as mo`) may replace a name from CME_USER.
+    ctx.meta[AS_USER] = as_user
+    ctx.meta[AS_USER_FROM_ENV] = (
+        ctx.get_parameter_source("as_user") is click.core.ParameterSource.ENVIRONMENT
+    )

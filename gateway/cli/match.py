@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from gateway.cli.acting import acting_user, no_user, reads
 from gateway.matching.bench import BenchFileError, run_bench
 from gateway.matching.decisions import Thresholds
 from gateway.settings import load_settings
@@ -61,6 +62,7 @@ def match() -> None:
     help="Date the referrals were received (for year groups); default today.",
 )
 @click.option("--upper", type=float, help="Override matching.upper_threshold.")
+@no_user
 def bench(
     store_path: Path,
     queries_path: Path,
@@ -119,6 +121,7 @@ def roll() -> None:
 
 @roll.command("import")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@acting_user()
 def roll_import(file: Path) -> None:
     """Import a school roll CSV (columns in docs/roll-csv.md); all rows or none."""
     from gateway.models.matching import Register
@@ -133,6 +136,7 @@ def ehe() -> None:
 
 @ehe.command("import")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@acting_user()
 def ehe_import(file: Path) -> None:
     """Import an EHE register CSV (columns in docs/roll-csv.md); all rows or none."""
     from gateway.models.matching import Register
@@ -143,6 +147,7 @@ def ehe_import(file: Path) -> None:
 @match.command("case")
 @click.argument("case_id", type=int)
 @click.option("--limit", default=10, show_default=True)
+@reads
 def match_case(case_id: int, limit: int) -> None:
     """Candidates for a case's child in the other sources, with per-field evidence."""
     from gateway.cli.context import actor, echo_json, unit_of_work
@@ -182,6 +187,7 @@ def match_case(case_id: int, limit: int) -> None:
 @click.argument("query_ref")
 @click.argument("target_ref")
 @click.argument("verdict", type=click.Choice(["confirmed", "rejected", "not_sure"]))
+@acting_user()
 def match_decide(query_ref: str, target_ref: str, verdict: str) -> None:
     """Decide a pair (e.g. case:12 lost_pupil:345 confirmed) and carry out what it means:
     a referral joins the case, a duplicate case is merged, a lost pupil's UPN and school

@@ -6,6 +6,7 @@ import click
 from sqlalchemy import select
 
 from gateway import outbox as outbox_service
+from gateway.cli.acting import acting_user, reads
 from gateway.cli.context import echo_json, engine, settings, unit_of_work
 from gateway.models.ops import OutboxMessage
 
@@ -16,6 +17,7 @@ def outbox() -> None:
 
 
 @outbox.command("run")
+@acting_user()
 def run() -> None:
     """Send everything that is due now through the configured relay, then exit."""
     s = settings()
@@ -28,6 +30,7 @@ def run() -> None:
 @outbox.command("list")
 @click.option("--status", help="pending, sent, dead or undelivered.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@reads
 def list_(status: str | None, as_json: bool) -> None:
     """List outbox messages (never their contents)."""
     with unit_of_work() as (_s, session):

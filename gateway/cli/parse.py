@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from gateway.cli.acting import no_user
 from parsers.errors import ParseError
 from parsers.mime import MAX_MESSAGE_BYTES
 from parsers.referral import SourceKind, parse_referral
@@ -25,6 +26,7 @@ _KINDS = {
 @click.command("parse")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--brief", is_flag=True, help="Leave out the per-field detail (confidence, source).")
+@no_user
 def parse(file: Path, brief: bool) -> None:
     """Read a referral FILE (.eml, .html, .txt or .docx) and print the draft as JSON.
 

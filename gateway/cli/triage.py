@@ -11,6 +11,7 @@ import click
 from gateway import audit
 from gateway.cases.inputs import InputError
 from gateway.cases.labels import DISMISS_REASONS, SOURCES, URGENCIES, label
+from gateway.cli.acting import acting_user, reads
 from gateway.cli.context import actor, echo_json, unit_of_work
 from gateway.triage import queries
 from gateway.triage import service as triage
@@ -24,6 +25,7 @@ def triage_group() -> None:
 @triage_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @click.option("--limit", type=int, default=200, show_default=True, help="At most this many.")
+@reads
 def list_cmd(as_json: bool, limit: int) -> None:
     """Referrals awaiting triage, safeguarding and urgent first, with their candidates."""
     with unit_of_work() as (_s, session):
@@ -50,6 +52,7 @@ def list_cmd(as_json: bool, limit: int) -> None:
 
 @triage_group.command("show")
 @click.argument("referral_id", type=int)
+@reads
 def show_cmd(referral_id: int) -> None:
     """One referral: its details, gaps and candidates (JSON)."""
     with unit_of_work() as (s, session):
@@ -93,6 +96,7 @@ def _values(json_file: Path | None) -> dict[str, Any]:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Corrections to the referral's details (field names as `cme referral add --json`).",
 )
+@acting_user()
 def open_cmd(referral_id: int, json_file: Path | None) -> None:
     """Open a new case from the referral; prints the case id."""
     with unit_of_work() as (s, session):
@@ -104,6 +108,7 @@ def open_cmd(referral_id: int, json_file: Path | None) -> None:
 @triage_group.command("attach")
 @click.argument("referral_id", type=int)
 @click.option("--case", "case_id", type=int, required=True, help="The child's case.")
+@acting_user()
 def attach_cmd(referral_id: int, case_id: int) -> None:
     """Add the referral to the child's existing case (a closed case is reopened)."""
     with unit_of_work() as (s, session):
@@ -121,6 +126,7 @@ def attach_cmd(referral_id: int, case_id: int) -> None:
     help="Why it is not CME: " + "; ".join(f"{k}: {v}" for k, v in DISMISS_REASONS.items()),
 )
 @click.option("--note", help="Anything the next officer should know.")
+@acting_user()
 def dismiss_cmd(referral_id: int, reason: str, note: str | None) -> None:
     """Mark the referral as not CME; no case is opened, nothing is deleted."""
     with unit_of_work() as (s, session):

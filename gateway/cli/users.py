@@ -7,10 +7,25 @@ from pathlib import Path
 
 import click
 
+from gateway.cli.acting import (
+    acting_user,
+    current_user,
+    making_first_admin,
+    reads,
+    users_table_empty,
+)
 from gateway.cli.context import actor, unit_of_work
 from gateway.errors import UserError
 from gateway.totp import TotpVault
-from gateway.users import Role, add_user, disable_user, list_users, parse_role, set_password
+from gateway.users import (
+    Role,
+    add_user,
+    disable_user,
+    list_users,
+    normalise_username,
+    parse_role,
+    set_password,
+)
 
 _PASSWORD_FILE = click.option(
     "--password-file",
@@ -48,12 +63,25 @@ def users() -> None:
 )
 @click.option("--totp/--no-totp", default=False, help="Require a code from an authenticator app.")
 @_PASSWORD_FILE
+@acting_user(Role.ADMIN, first_admin=True)
 def add_command(
     username: str, display_name: str, role: str, totp: bool, password_file: Path | None
 ) -> None:
-    """Add USERNAME; asks for the password (twice) so it never appears in the shell history."""
+    """Add USERNAME; asks for the password (twice) so it never appears in the shell history.
+
+    Run as an admin (cme --as ADMIN users add ...). The first user of a new installation,
+    while there are no users at all, is added without --as and must be an admin:
+    cme users add USERNAME --name NAME --role admin."""
+    first = making_first_admin()
+    if first and parse_role(role) is not Role.ADMIN:
+        raise UserError(
+            "there are no users yet: the first must be an admin (add it with --role admin), "
+            "who then adds the others with cme --as USERNAME users add ..."
+        )
     password = _password(password_file)
     with unit_of_work() as (settings, session):
+        if first and not users_table_empty(session):
+            raise UserError("another user was added meanwhile: add this one as an admin (--as)")
         new = add_user(
             session,
             username=username,
@@ -74,6 +102,7 @@ def add_command(
 @users.command("set-password")
 @click.argument("username")
 @_PASSWORD_FILE
+@acting_user(Role.ADMIN)
 def set_password_command(username: str, password_file: Path | None) -> None:
     """Give USERNAME a new password; every session they have open ends at once."""
     password = _password(password_file)
@@ -84,6 +113,7 @@ def set_password_command(username: str, password_file: Path | None) -> None:
 
 @users.command("list")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@reads
 def list_command(as_json: bool) -> None:
     """List every user with role, status and second factor."""
     with unit_of_work() as (_settings, session):
@@ -106,13 +136,21 @@ def list_command(as_json: bool) -> None:
                 f"{u.username:<20} {u.role.value:<8} {status:<9} {factor:<8} {u.display_name}"
             )
     if not rows and not as_json:
-        click.echo("no users yet: add one with `cme users add USERNAME --name NAME`")
+        click.echo(
+            "no users yet: add the first admin with "
+            "`cme users add USERNAME --name NAME --role admin`"
+        )
 
 
 @users.command("disable")
 @click.argument("username")
+@acting_user(Role.ADMIN)
 def disable_command(username: str) -> None:
     """Stop USERNAME signing in; every session they have open ends at once."""
+    me = current_user()
+    if me is not None and normalise_username(username) == me.username:
+        # The acting admin is active, so this is the one way to leave no admin at all.
+        raise UserError("you cannot disable yourself: ask another admin to do it")
     with unit_of_work() as (_settings, session):
         user = disable_user(session, username, actor=actor())
     click.echo(f"disabled {user.username}")

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from asn1crypto import cms
+from asn1crypto import cms, core
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+from gateway.exchange.ber import der_length, der_of, is_der, normalise
 from gateway.exchange.errors import UntrustedMessage
 
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
@@ -97,6 +98,17 @@ def _check_signature(
         raise _fail("signature does not verify") from None
 
 
+def _signed_attributes(attrs: Any) -> bytes:
+    """The bytes the signature covers: the attributes' DER as a SET (RFC 5652 5.4), not [0].
+
+    Each attribute is taken as received when it is DER (as every signer we know sends
+    them, even inside BER), else re-encoded; the order is kept as received, as
+    `openssl cms -verify` does, so a BER container never changes what is checked.
+    """
+    body = b"".join(der_of(attr) for attr in attrs)
+    return b"\x31" + der_length(len(body)) + body
+
+
 def verify_signed_data(
     data: bytes,
     trusted: Sequence[x509.Certificate],
@@ -104,20 +116,24 @@ def verify_signed_data(
     now: datetime,
     detached: bytes | None = None,
 ) -> Verified:
-    """Check a DER ContentInfo(SignedData) and return its content and pinned signer."""
+    """Check a ContentInfo(SignedData), DER or BER, and return its content and pinned signer."""
     try:
-        info = cms.ContentInfo.load(data, strict=True)
+        # BER (mail clients stream it) is read in its normalised form: the same values.
+        info = cms.ContentInfo.load(data if is_der(data) else normalise(data), strict=True)
         if info["content_type"].native != "signed_data":
             raise _fail(f"expected signed-data, got {info['content_type'].native}")
         signed_data = info["content"]
         encap = signed_data["encap_content_info"]
         econtent_type = encap["content_type"].native
         raw = encap["content"]
-        content = raw.native if raw.native is not None else None
-        if isinstance(content, (bytes, bytearray)):
-            content = bytes(content)
-        elif content is not None:
-            content = raw.contents
+        content: bytes | None = None
+        if not isinstance(raw, core.Void):
+            # eContent is an OCTET STRING (asn1crypto would parse other types as
+            # structures): every sender we know signs a MIME entity as id-data.
+            if econtent_type != "data":
+                raise _fail(f"encapsulated content type {econtent_type} is not accepted")
+            # BER may cut it into chunks: the digest is over the joined value.
+            content = bytes(raw.native)
         if content is None:
             content = detached
         elif detached is not None:
@@ -152,8 +168,7 @@ def verify_signed_data(
             times = values.get("signing_time", [])
             if times:
                 signing_time = times[0].native
-            # The signature covers the attributes re-encoded as a SET, not as [0].
-            signed = b"\x31" + attrs.dump()[1:]
+            signed = _signed_attributes(attrs)
         else:
             signed = content
         _check_signature(

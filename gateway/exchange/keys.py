@@ -9,6 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -18,6 +19,8 @@ from gateway.exchange.errors import ExchangeError, ExchangeNotConfigured
 KEY_FILE = "exchange.key"
 CERT_FILE = "exchange.crt"
 CSR_FILE = "exchange.csr"
+#: The one-off authority that issued our certificate: what a partner's mail client trusts.
+ANCHOR_FILE = "exchange-ca.crt"
 KEY_BITS = 3072
 
 
@@ -49,8 +52,67 @@ def _name(la_code: str, la_name: str, email: str) -> x509.Name:
     )
 
 
+def _anchor_name(la_code: str, la_name: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, f"CME exchange LA {la_code} issuing authority"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, la_name),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, f"LA {la_code}"),
+        ]
+    )
+
+
 def new_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
+
+
+def _key_usage(
+    *, sign: bool = False, encrypt: bool = False, certify: bool = False
+) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=sign,
+        content_commitment=sign,
+        key_encipherment=encrypt,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=certify,
+        crl_sign=certify,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _mail_certificate(
+    key: rsa.RSAPrivateKey,
+    subject: x509.Name,
+    issuer: x509.Name,
+    signer: rsa.RSAPrivateKey,
+    email: str,
+    start: datetime,
+    days: int,
+) -> x509.Certificate:
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(sign=True, encrypt=True), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False
+        )
+        .add_extension(x509.SubjectAlternativeName([x509.RFC822Name(email)]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    )
+    if signer is not key:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()),
+            critical=False,
+        )
+    return builder.sign(signer, hashes.SHA256())
 
 
 def self_signed(
@@ -62,39 +124,65 @@ def self_signed(
     not_before: datetime | None = None,
     days: int = 825,
 ) -> x509.Certificate:
-    """A self-signed S/MIME certificate (emailProtection) for one LA."""
+    """A self-signed S/MIME certificate (CA:FALSE, emailProtection).
+
+    What `cme keys init` made before issue_certificate: still pinned and accepted by
+    gateways, but a mail client will not take it as a trust anchor (gpgsm only with
+    `relax` in its trustlist; see docs/partners.md).
+    """
     start = not_before or datetime.now(UTC) - timedelta(minutes=5)
     name = _name(la_code, la_name, email)
-    return (
+    return _mail_certificate(key, name, name, key, email, start, days)
+
+
+@dataclass(frozen=True)
+class Issued:
+    """Our S/MIME certificate and the one-off authority certificate that issued it."""
+
+    certificate: x509.Certificate
+    anchor: x509.Certificate
+
+
+def issue_certificate(
+    key: rsa.RSAPrivateKey,
+    *,
+    la_code: str,
+    la_name: str,
+    email: str,
+    not_before: datetime | None = None,
+    days: int = 825,
+) -> Issued:
+    """An end-entity S/MIME certificate for our key, issued by a one-off authority.
+
+    Mail clients (gpgsm, Thunderbird, Outlook) want a trust anchor that is a CA and a
+    signer that is not; a self-signed CA:FALSE certificate is neither to them. So a fresh
+    authority (CA:TRUE, pathlen 0) signs our certificate and its key is then discarded:
+    the anchor a partner's mail client trusts can vouch for this one certificate and
+    nothing else, ever. Our own gateway and partner gateways still pin the end-entity
+    certificate's fingerprint, never the anchor.
+    """
+    start = not_before or datetime.now(UTC) - timedelta(minutes=5)
+    authority_key = new_key()
+    authority = _anchor_name(la_code, la_name)
+    anchor = (
         x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
+        .subject_name(authority)
+        .issuer_name(authority)
+        .public_key(authority_key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
         .not_valid_after(start + timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_key_usage(certify=True), critical=True)
         .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=True,
-                key_encipherment=True,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
+            x509.SubjectKeyIdentifier.from_public_key(authority_key.public_key()), critical=False
         )
-        .add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False
-        )
-        .add_extension(x509.SubjectAlternativeName([x509.RFC822Name(email)]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
+        .sign(authority_key, hashes.SHA256())
     )
+    certificate = _mail_certificate(
+        key, _name(la_code, la_name, email), authority, authority_key, email, start, days
+    )
+    return Issued(certificate, anchor)
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -108,7 +196,7 @@ def _write_private(path: Path, data: bytes) -> None:
 def init_keys(
     keys_dir: Path, *, la_code: str, la_name: str, email: str, csr: bool = False, days: int = 825
 ) -> Path:
-    """Make the key and a self-signed certificate (and a CSR if asked); never overwrite."""
+    """Make the key, our certificate and its anchor (and a CSR if asked); never overwrite."""
     keys_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(keys_dir, 0o700)
     key_path = keys_dir / KEY_FILE
@@ -126,8 +214,9 @@ def init_keys(
             serialization.NoEncryption(),
         ),
     )
-    cert = self_signed(key, la_code=la_code, la_name=la_name, email=email, days=days)
-    (keys_dir / CERT_FILE).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    issued = issue_certificate(key, la_code=la_code, la_name=la_name, email=email, days=days)
+    (keys_dir / ANCHOR_FILE).write_bytes(issued.anchor.public_bytes(serialization.Encoding.PEM))
+    (keys_dir / CERT_FILE).write_bytes(issued.certificate.public_bytes(serialization.Encoding.PEM))
     if csr:
         request = (
             x509.CertificateSigningRequestBuilder()
@@ -174,6 +263,24 @@ def _load_identity(keys_dir: Path, _stamp: tuple[tuple[int, int], ...]) -> Ident
             "install the certificate issued for this key"
         )
     return Identity(cert, key)
+
+
+def load_anchor(keys_dir: Path) -> x509.Certificate | None:
+    """The one-off authority that issued our certificate, for partners' mail clients.
+
+    None when there is none, or when it did not issue the certificate we use (a
+    self-signed one from before, or one a real CA issued from our CSR).
+    """
+    try:
+        anchor = x509.load_pem_x509_certificate((keys_dir / ANCHOR_FILE).read_bytes())
+        cert = x509.load_pem_x509_certificate((keys_dir / CERT_FILE).read_bytes())
+    except (FileNotFoundError, ValueError):
+        return None
+    try:
+        cert.verify_directly_issued_by(anchor)
+    except (ValueError, TypeError, InvalidSignature):
+        return None
+    return anchor
 
 
 def load_certificate(data: bytes) -> x509.Certificate:

@@ -16,7 +16,7 @@ from gateway.db import session_scope, utcnow
 from gateway.exchange.envelope import seal
 from gateway.exchange.errors import ExchangeError
 from gateway.exchange.keys import Identity, load_identity
-from gateway.exchange.partners import get_partner
+from gateway.exchange.partners import Partner, get_partner
 from gateway.exchange.records import Channel, Direction, OutStatus
 from gateway.models.exchange import ExchangeMessage
 from gateway.settings import Settings
@@ -56,6 +56,15 @@ def _disclosed_items(doc: Document) -> list[str]:
     if doc.note:
         items.append("note")
     return items
+
+
+def delivery_route(partner: Partner, channel: Channel | None = None) -> tuple[Channel, str]:
+    """How a document reaches the partner, and where: HTTPS when they run CME Gateway,
+    else their CME lead's mailbox (the check-before-you-send page shows the same)."""
+    chosen = channel or (Channel.HTTPS if partner.url else Channel.MAIL)
+    if chosen is Channel.HTTPS and not partner.url:
+        raise ExchangeError(f"LA {partner.la_code} has no HTTPS endpoint; send by mail")
+    return chosen, str(partner.url) if chosen is Channel.HTTPS else partner.email
 
 
 def plain_text(doc: Document, settings: Settings) -> str:
@@ -108,9 +117,7 @@ def queue_document(
     """Seal a document for its recipient and queue it, recording any disclosure."""
     identity = identity or load_identity(settings.keys_dir)
     partner = get_partner(session, doc.header.recipient_la)
-    chosen = channel or (Channel.HTTPS if partner.url else Channel.MAIL)
-    if chosen is Channel.HTTPS and not partner.url:
-        raise ExchangeError(f"LA {partner.la_code} has no HTTPS endpoint; send by mail")
+    chosen, recipient = delivery_route(partner, channel)
     xml = render_document(doc)
     sealed = seal(
         xml,
@@ -136,7 +143,6 @@ def queue_document(
     session.add(row)
     items = _disclosed_items(doc)
     if items:
-        recipient = partner.url if chosen is Channel.HTTPS and partner.url else partner.email
         kind = doc.doc_type.value.replace("-", "_")
         disclosures.record(
             session,

@@ -29,6 +29,8 @@ class OutStatus(enum.StrEnum):
     DEAD = "dead"
     #: Never sent: the case it was about closed first (no timer discloses a closed case).
     WITHDRAWN = "withdrawn"
+    #: A dead letter an officer gave up on, with a reason (gateway.exchange.dead_letters).
+    ABANDONED = "abandoned"
 
 
 class MonitoringStatus(enum.StrEnum):

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers import algorithms
 from cryptography.hazmat.primitives.serialization import pkcs7
 
+from gateway.exchange.ber import NotDer, to_der
 from gateway.exchange.errors import UntrustedMessage
 from gateway.exchange.keys import Identity
 
@@ -51,8 +52,14 @@ def encrypt(content: bytes, recipients: Sequence[x509.Certificate]) -> bytes:
     return builder.encrypt(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary])
 
 
-def decrypt(der: bytes, identity: Identity) -> bytes:
-    """The content of an EnvelopedData addressed to us; any failure is the generic one."""
+def decrypt(data: bytes, identity: Identity) -> bytes:
+    """The content of an EnvelopedData (DER or BER) addressed to us; any failure is generic."""
+    try:
+        # Mail clients write BER (indefinite lengths, chunked ciphertext); cryptography
+        # reads DER only, so the structure is re-encoded first (the ciphertext is as sent).
+        der = to_der(data)
+    except NotDer as exc:
+        raise UntrustedMessage(f"cannot decrypt: malformed enveloped-data: {exc}") from None
     try:
         return pkcs7.pkcs7_decrypt_der(der, identity.certificate, identity.key, [])
     except Exception as exc:  # padding, wrong recipient, unsupported cipher: all alike

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from gateway import audit
+from gateway.cases.describe import long_date
 from gateway.cases.queries import get_case
+from gateway.cases.workflow import CLOSED
 from gateway.db import utcnow
 from gateway.exchange.errors import ExchangeError
-from gateway.exchange.outbound import new_header, queue_document
+from gateway.exchange.labels import DISCLOSED, SEXES, label
+from gateway.exchange.outbound import _disclosed_items, delivery_route, new_header, queue_document
 from gateway.exchange.partners import Partner
 from gateway.exchange.records import (
     LAWFUL_BASIS,
@@ -24,6 +28,7 @@ from gateway.exchange.records import (
 from gateway.models.case import Case, TimelineEntry
 from gateway.models.child import Child
 from gateway.models.exchange import ExchangeMessage, Proposal
+from gateway.models.matching import Register, RegisterEntry
 from gateway.settings import Settings
 from gateway.sqltext import same_first_word, same_text
 from parsers.exchange import Address, DocType, Document, Outcome, Pupil, ReplyStatus
@@ -59,7 +64,15 @@ def send_enquiry(
 ) -> ExchangeMessage:
     """Build an enquiry from the case and queue it for the partner LA."""
     case = get_case(session, case_id)
-    doc = Document(
+    doc = enquiry_document(settings, case, to_la, note)
+    row = queue_document(session, settings, doc, actor=actor, case_id=case.id, channel=channel)
+    _timeline(session, case.id, "exchange", f"Enquiry sent to LA {to_la}", actor, doc)
+    return row
+
+
+def enquiry_document(settings: Settings, case: Case, to_la: str, note: str | None) -> Document:
+    """The enquiry the case makes: what send_enquiry seals, and what the preview shows."""
+    return Document(
         DocType.ENQUIRY,
         new_header(settings, to_la),
         case_ref=case.tag,
@@ -67,9 +80,81 @@ def send_enquiry(
         pupil=pupil_from_case(case),
         note=note,
     )
-    row = queue_document(session, settings, doc, actor=actor, case_id=case.id, channel=channel)
-    _timeline(session, case.id, "exchange", f"Enquiry sent to LA {to_la}", actor, doc)
-    return row
+
+
+@dataclass(frozen=True)
+class DisclosedField:
+    """One item of child data a document carries, in words, with the value that goes."""
+
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class EnquiryPreview:
+    """Check before you send: exactly what an enquiry would disclose, to whom, how, why."""
+
+    case_id: int
+    case_tag: str
+    partner: Partner
+    channel: Channel
+    #: The partner's HTTPS endpoint or their CME lead's mailbox.
+    address: str
+    fields: tuple[DisclosedField, ...]
+    #: The basis the document states, and the register's basis in words.
+    lawful_basis: str
+    register_basis: str
+    note: str | None
+
+
+def _field_value(doc: Document, item: str) -> str:
+    p = doc.pupil
+    if item == "note":
+        return doc.note or ""
+    if p is None:  # pragma: no cover - an enquiry always carries the pupil
+        return ""
+    if item == "dob":
+        return long_date(p.dob)
+    if item == "sex":
+        return SEXES.get(p.sex or "", p.sex or "")
+    if item == "address" and p.address is not None:
+        return ", ".join([*p.address.lines, p.address.postcode or ""]).strip(", ")
+    return str(getattr(p, item, "") or "")
+
+
+def preview_enquiry(
+    session: Session,
+    settings: Settings,
+    case_id: int,
+    to_la: str,
+    note: str | None,
+    *,
+    now: datetime | None = None,
+) -> EnquiryPreview:
+    """What `send_enquiry` would disclose, from the document it would build; nothing is
+    queued or recorded. Refuses a closed case and a partner whose certificate expired."""
+    from gateway.disclosures import BASES, LawfulBasis
+    from gateway.exchange.directory import partner_line
+
+    case = get_case(session, case_id)
+    if case.status == CLOSED:
+        raise ExchangeError(f"case {case.tag} is closed: reopen it before asking another authority")
+    line = partner_line(session, to_la, now or utcnow(), settings.exchange.cert_expiry_warning_days)
+    if not line.can_receive:
+        raise ExchangeError(
+            f"the certificate of {line.partner.name} (LA {to_la}) expired on "
+            f"{long_date(line.partner.not_after.date())}: ask them for their new one first"
+        )
+    doc = enquiry_document(settings, case, to_la, note)
+    channel, address = delivery_route(line.partner)
+    fields = tuple(
+        DisclosedField(label(DISCLOSED, item), _field_value(doc, item))
+        for item in _disclosed_items(doc)
+    )
+    return EnquiryPreview(
+        case.id, case.tag, line.partner, channel, address, fields,
+        LAWFUL_BASIS, BASES[LawfulBasis.PUBLIC_TASK], note,
+    )  # fmt: skip
 
 
 def _timeline(
@@ -117,6 +202,7 @@ def candidates(session: Session, pupil: Pupil) -> list[dict[str, Any]]:
                 },
             }
         )
+    found += _register_candidates(session, pupil)
     try:
         from lost_pupil.models import LostPupil
         from lost_pupil.search import listed_as_lost
@@ -145,6 +231,34 @@ def candidates(session: Session, pupil: Pupil) -> list[dict[str, Any]]:
     return found
 
 
+def _register_candidates(session: Session, pupil: Pupil) -> list[dict[str, Any]]:
+    """Our imported school rolls and EHE register: the child on roll here, or home educated."""
+    conditions = []
+    if pupil.upn:
+        conditions.append(RegisterEntry.upn == pupil.upn)
+    if pupil.dob:
+        conditions.append(
+            same_text(RegisterEntry.surname, pupil.surname) & (RegisterEntry.dob == pupil.dob)
+        )
+    if not conditions:
+        return []
+    rows = session.execute(
+        select(RegisterEntry).where(or_(*conditions)).order_by(RegisterEntry.id)
+    ).scalars()
+    return [
+        {
+            "source": e.register,
+            "register_entry_id": e.id,
+            "school": e.school_laestab,
+            "from_date": e.from_date.isoformat() if e.from_date else None,
+            "to_date": e.to_date.isoformat() if e.to_date else None,
+            "upn_match": bool(pupil.upn and e.upn == pupil.upn),
+            "dob_match": bool(pupil.dob and e.dob == pupil.dob),
+        }
+        for e in rows
+    ]
+
+
 def _propose_answer(found: list[dict[str, Any]]) -> dict[str, Any]:
     """A first answer for the officer: they confirm or change it before anything is sent."""
     for c in found:
@@ -154,6 +268,16 @@ def _propose_answer(found: list[dict[str, Any]]) -> dict[str, Any]:
                 "laestab": c["claimed_school"],
                 "start_date": c["claimed_from"],
             }
+    for c in found:
+        current = c.get("from_date") and not c.get("to_date")
+        if c["source"] == Register.ROLL.value and current and c.get("school"):
+            return {
+                "status": ReplyStatus.ON_ROLL.value,
+                "laestab": c["school"],
+                "start_date": c["from_date"],
+            }
+        if c["source"] == Register.EHE.value and not c.get("to_date"):
+            return {"status": ReplyStatus.EHE_NOTIFIED.value}
     for c in found:
         if c["source"] == "case" and c.get("address"):
             return {"status": ReplyStatus.KNOWN_AT_ADDRESS.value, "address": c["address"]}

@@ -64,8 +64,14 @@ def read_content(settings: Settings, engine: Engine, row: RawMessage) -> Message
     if parsed is None:
         return MessageContent("The message cannot be read.")
     text, from_html = facts.text, False
-    if not text.strip() and facts.html.strip():
-        text, from_html = html_to_text(facts.html), True
+    if facts.html.strip():
+        # parsers.mime already makes the text of an HTML-only message from its HTML; say so.
+        try:
+            made = html_to_text(facts.html)
+        except ParseError:
+            made = ""
+        if not text.strip() or text == made:
+            text, from_html = made or text, True
     fields: tuple[tuple[str, str], ...] = ()
     for att in parsed.attachments:
         name = (att.filename or "").lower()

@@ -220,7 +220,7 @@ def candidates_for(session: Session, query_refs: Iterable[str]) -> dict[str, lis
     rows = session.execute(
         select(MatchCandidate)
         .where(MatchCandidate.query_ref.in_(refs), MatchCandidate.state.in_(OPEN_STATES))
-        .order_by(MatchCandidate.probability.desc(), MatchCandidate.id)
+        .order_by(MatchCandidate.probability.desc(), MatchCandidate.score.desc(), MatchCandidate.id)
     ).scalars()
     for row in rows:
         out[row.query_ref].append(_view(row))
@@ -239,11 +239,20 @@ def open_candidates(
     base = select(MatchCandidate).where(MatchCandidate.state.in_(OPEN_STATES))
     total = session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
     rows = session.execute(
-        base.order_by(MatchCandidate.probability.desc(), MatchCandidate.id)
+        base.order_by(
+            MatchCandidate.probability.desc(), MatchCandidate.score.desc(), MatchCandidate.id
+        )
         .limit(limit)
         .offset(offset)
     ).scalars()
     return [_view(r) for r in rows], int(total)
+
+
+def count_open(session: Session) -> int:
+    """How many candidates wait for the officer (the service navigation's count)."""
+    waiting = MatchCandidate.state.in_(OPEN_STATES)
+    total = session.execute(select(func.count()).select_from(MatchCandidate).where(waiting))
+    return int(total.scalar_one())
 
 
 def queue_refresh(session: Session, query_refs: Iterable[str]) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from gateway import audit
 from gateway.cases import service as cases
 from gateway.cases.facts import propose_facts
+from gateway.cases.labels import CANDIDATE_STATES, label
 from gateway.cases.merge import merge_cases
 from gateway.cases.queries import get_case
 from gateway.cases.workflow import CLOSED
@@ -28,6 +29,7 @@ from gateway.db import utcnow
 from gateway.errors import UserError
 from gateway.matching.candidates import OPEN_STATES, supersede
 from gateway.matching.decisions import OfficerVerdict
+from gateway.matching.review import ref_label
 from gateway.matching.service import SOURCES, record_decision
 from gateway.models.case import TimelineEntry
 from gateway.models.matching import CandidateState, MatchCandidate, RegisterEntry
@@ -80,9 +82,7 @@ def decide(
         raise UserError("the first reference must be a referral or a case (referral:3, case:12)")
     row = _candidate(session, query_ref, target_ref)
     if row is not None and row.state not in OPEN_STATES:
-        raise UserError(
-            f"{query_ref} and {target_ref} were already {row.state} by {row.decided_by}"
-        )
+        raise UserError(_settled_already(row))
     if verdict is Verdict.NOT_SURE:
         if row is None:
             raise UserError(f"{target_ref} is not a candidate for {query_ref}")
@@ -106,6 +106,14 @@ def decide(
     consequence = _confirmed(session, settings, q_kind, q_id, t_kind, t_id, actor)
     session.flush()
     return consequence
+
+
+def _settled_already(row: MatchCandidate) -> str:
+    """Why a decided candidate takes no second decision, in words (the console shows it)."""
+    pair = f"{ref_label(row.query_ref)} and {ref_label(row.target_ref)}"
+    if row.state == CandidateState.SUPERSEDED.value:
+        return f"{pair} are no longer proposed as a match: one of them was settled another way"
+    return f"{pair} were already {label(CANDIDATE_STATES, row.state).lower()} by {row.decided_by}"
 
 
 def _settle(row: MatchCandidate, state: CandidateState, actor: str) -> None:

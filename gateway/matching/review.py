@@ -5,10 +5,12 @@ prior odds to the final score, as Splink's waterfall chart explains a match)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from gateway.cases.labels import MATCH_FIELDS, MATCH_LEVELS, SOURCES, label
+from gateway.cases.labels import MATCH_FIELDS, MATCH_LEVELS, SEX, SOURCES, label
 from gateway.matching.candidates import CandidateView, get_candidate
 
 
@@ -60,18 +62,43 @@ def ref_label(ref: str) -> str:
     return f"{label(SOURCES, kind)} {ident}"
 
 
-def build_review(candidate: CandidateView) -> Review:
-    rows = tuple(
-        FieldRow(
-            field=str(e.get("field", "")),
-            name=label(MATCH_FIELDS, str(e.get("field", ""))),
-            query_value=str(e.get("query_value") or ""),
-            target_value=str(e.get("record_value") or ""),
-            level=label(MATCH_LEVELS, str(e.get("level", ""))),
-            weight=float(e.get("weight") or 0.0),
-        )
-        for e in candidate.evidence
+def in_words(field: str, value: str) -> str:
+    """A compared value as a person reads it: "2015-04-03" is "3 April 2015", "F" "Female"."""
+    if field == "dob":
+        try:
+            return date.fromisoformat(value).strftime("%-d %B %Y")
+        except ValueError:
+            return value  # a partial date ("2015") reads as it is
+    if field == "sex":
+        return SEX.get(value, value)
+    return value
+
+
+def _level(e: dict[str, Any], query_value: str, target_value: str) -> str:
+    level = str(e.get("level", ""))
+    if level == "missing" and query_value and target_value:
+        # Known on both sides but left out of the score (a year group where both dates of
+        # birth are complete would count the same evidence twice).
+        return "Not counted in the score"
+    return label(MATCH_LEVELS, level)
+
+
+def _row(e: dict[str, Any]) -> FieldRow:
+    field = str(e.get("field", ""))
+    query_value = str(e.get("query_value") or "")
+    target_value = str(e.get("record_value") or "")
+    return FieldRow(
+        field=field,
+        name=label(MATCH_FIELDS, field),
+        query_value=in_words(field, query_value),
+        target_value=in_words(field, target_value),
+        level=_level(e, query_value, target_value),
+        weight=float(e.get("weight") or 0.0),
     )
+
+
+def build_review(candidate: CandidateView) -> Review:
+    rows = tuple(_row(e) for e in candidate.evidence)
     # The weights explain the score; what they leave is the prior (and any name-frequency
     # adjustment folded into it), the bar the waterfall starts from.
     prior = round(candidate.score - sum(r.weight for r in rows), 2)
@@ -79,8 +106,9 @@ def build_review(candidate: CandidateView) -> Review:
     level = prior
     for row in rows:
         if row.weight:
-            steps.append(Step(row.name, level, level + row.weight))
-            level += row.weight
+            # Rounded as the weights are, so the bars meet exactly.
+            steps.append(Step(row.name, level, round(level + row.weight, 2)))
+            level = round(level + row.weight, 2)
     return Review(
         candidate=candidate,
         query_label=ref_label(candidate.query_ref),

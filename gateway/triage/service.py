@@ -133,7 +133,9 @@ def receive(
 
 
 def _awaiting(session: Session, referral_id: int) -> Referral:
-    referral = session.get(Referral, referral_id)
+    # Locked (PostgreSQL; SQLite's BEGIN IMMEDIATE serialises writers already): of two
+    # officers deciding at once, the second waits and then finds the referral decided.
+    referral = session.get(Referral, referral_id, with_for_update=True, populate_existing=True)
     if referral is None:
         raise TriageError(f"there is no referral {referral_id}")
     if referral.triage_status != TriageStatus.AWAITING.value:

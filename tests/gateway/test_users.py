@@ -139,6 +139,7 @@ def test_roles_rank(session: Session) -> None:
 
 
 def test_cli_add_list_disable(cme_home: object, cli: CliCall) -> None:
+    cli.as_user = cli.add_user("ada", "admin")
     added = cli("users", "add", "olivia", "--name", "Olivia Tester", "--role", "manager",
                 "--totp", input=f"{PASSWORD}\n{PASSWORD}\n")  # fmt: skip
     assert added.exit_code == 0, added.output
@@ -151,6 +152,7 @@ def test_cli_add_list_disable(cme_home: object, cli: CliCall) -> None:
 
 
 def test_cli_bad_input_is_one_line(cme_home: object, cli: CliCall) -> None:
+    cli.as_user = cli.add_user("ada", "admin")
     weak = cli("users", "add", "olivia", "--name", "O", input="short\nshort\n")
     assert weak.exit_code != 0
     assert weak.output.strip().splitlines()[-1] == (
@@ -165,6 +167,7 @@ def test_cli_bad_input_is_one_line(cme_home: object, cli: CliCall) -> None:
 def test_cli_add_from_a_password_file_and_set_password(
     cme_home: object, cli: CliCall, tmp_path: Path
 ) -> None:
+    cli.as_user = cli.add_user("ada", "admin")
     from gateway import console_sessions
     from gateway.cli.context import unit_of_work
 
@@ -195,6 +198,7 @@ def test_cli_add_from_a_password_file_and_set_password(
 def test_cli_set_password_prompts_and_refuses_bad_input(
     cme_home: object, cli: CliCall, tmp_path: Path
 ) -> None:
+    cli.as_user = cli.add_user("ada", "admin")
     assert (
         cli("users", "add", "olivia", "--name", "O", input=f"{PASSWORD}\n{PASSWORD}\n").exit_code
         == 0

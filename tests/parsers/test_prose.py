@@ -242,6 +242,7 @@ def test_family_read_from_sentences() -> None:
         "I don't want the family to know it was me.",
         "Please keep my name out of it.",
         "Caller asked not to be named.",
+        "Please don't say it was me.",
     ],
 )
 def test_a_request_not_to_be_named(request_: str) -> None:

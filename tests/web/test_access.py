@@ -21,7 +21,13 @@ def db_url(sqlite_url: str) -> str:
 
 #: Every endpoint anyone may reach without signing in. Adding one is a security decision:
 #: it must be added here too, where a reviewer sees it.
-PUBLIC_ENDPOINTS = {"static", "auth.sign_in", "auth.sign_in_code", "refer.refer_form"}
+PUBLIC_ENDPOINTS = {
+    "static",
+    "auth.sign_in",
+    "auth.sign_in_code",
+    "refer.refer_form",
+    "health.healthz",
+}
 #: Machine endpoints with their own authentication (partner exchange, school upload API).
 PUBLIC_BLUEPRINTS = {"exchange", "school_upload"}
 #: Only token- or signature-authenticated endpoints may skip the CSRF check.

@@ -26,7 +26,7 @@ def test_sign_in_page(client: WebClient) -> None:
 def test_right_password_signs_in_and_shows_who(web: WebEnv, client: WebClient) -> None:
     web.add_user("olivia")
     page = client.sign_in("olivia")
-    assert page.response.headers["Location"] == "/cases"
+    assert page.response.headers["Location"] == "/"  # the dashboard
     cases = client.get("/cases")
     assert "Olivia Tester (officer)" in cases.text("//*[@data-testid='signed-in-as']")
 
@@ -86,7 +86,7 @@ def test_repeated_failures_slow_that_address_and_never_lock_the_account(
         office.post("/sign-in", {"username": "olivia", "password": PASSWORD}, status=302)
     with time_machine.travel(start + timedelta(seconds=31), tick=False):
         page = client.post("/sign-in", {"username": "olivia", "password": PASSWORD}, status=302)
-    assert page.response.headers["Location"] == "/cases"
+    assert page.response.headers["Location"] == "/"
     with web.session() as s:
         query = select(AuditEntry.action).where(AuditEntry.actor == "olivia")
         actions = [a for (a,) in s.execute(query)]
@@ -166,7 +166,7 @@ def test_totp_user_needs_a_code(web: WebEnv, client: WebClient) -> None:
     bad = client.post("/sign-in/code", {"code": wrong}, status=401)
     assert "code" in bad.error_links()
     ok = client.post("/sign-in/code", {"code": totp_now(secret)})
-    assert ok.response.headers["Location"] == "/cases"
+    assert ok.response.headers["Location"] == "/"
     client.get("/cases")
 
 

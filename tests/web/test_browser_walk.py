@@ -89,8 +89,10 @@ def test_sign_in_mistakes_then_cases_move_and_close(web: WebEnv, page: Page) -> 
     check_page(page, "sign-in-wrong", status=401)
     expect_errors_described(page)
     sign_in(page, "olivia")
-
+    _heading(page, "Dashboard")
+    page.get_by_role("link", name="Cases", exact=True).click()
     _heading(page, "Cases")
+    check_page(page)
     expect(page.locator("#case-count")).to_have_text("26 cases")
     page.get_by_role("link", name="Page 2").click()
     expect(page).to_have_url(re.compile(r"page=2"))
@@ -183,6 +185,9 @@ def test_totp_sign_in_quarantine_users_and_lost_pupils(web: WebEnv, page: Page) 
     # The server accepts the code of the step before and after too: 30 s at the very least.
     page.get_by_label("Enter your security code").fill(totp_now(secret))
     page.get_by_role("button", name="Continue").click()
+    _heading(page, "Dashboard")
+    check_page(page, "dashboard")
+    page.get_by_role("link", name="Cases", exact=True).click()
     _heading(page, "Cases")
     expect(page.locator("#case-count")).to_have_text("0 cases")
     check_page(page, "cases-empty")
@@ -255,3 +260,100 @@ def test_public_referral_form_and_done_page(web: WebEnv, page: Page) -> None:
     page.get_by_role("button", name=re.compile("Send")).click()
     expect(page.locator("#reference")).to_have_text(re.compile(r"^WEB-[0-9A-F]{8}$"))
     check_page(page, "refer-done", status=201)
+
+
+def _held(web: WebEnv, filename: str) -> int:
+    """A message held for its executable attachment (the name keeps each one distinct)."""
+    store = RawStore(web.settings.home, web.engine)
+    try:
+        stored = store.store(
+            mail.with_attachment(
+                filename, b"MZ\x90\x00synthetic, not a program " + filename.encode()
+            ),
+            Arrival(IntakeChannel.SMTP, mail_from="office@school-805.example"),
+        )
+    finally:
+        store.close()
+    with web.session() as s:
+        dispatch_safely(s, web.settings, stored.raw_id)
+        s.commit()
+    return stored.raw_id
+
+
+def test_case_page_reply_fact_child_edit_and_quarantine_actions(web: WebEnv, page: Page) -> None:
+    from tests.web.test_case_facts import UPN, later_referral
+    from tests.web.test_case_replies import arrive, case_with_letter, hostile_reply
+
+    web.add_user("olivia")
+    case_id, letter_id = case_with_letter(web, urgency="safeguarding", anonymous=True)
+    arrive(web, hostile_reply(letter_id))
+    later_referral(web, case_id, forename="Ava", surname="Testperson", upn=UPN)
+    discard_id = _held(web, "setup.exe")
+    referral_id = _held(web, "tool.exe")
+
+    sign_in(page, "olivia")
+    page.goto("/cases")
+    _heading(page, "Cases")
+    check_page(page, "cases-with-a-reply")
+    row = page.locator(f"#case-{case_id}")
+    expect(row.locator("[data-marker='new-reply']")).to_have_text("New reply")
+    expect(row.locator("[data-urgency]")).to_have_text("Safeguarding concern")
+    row.get_by_role("link", name=f"CME-{case_id}", exact=True).click()
+    _heading(page, "Ava Testperson")
+    expect(page.locator("#timeline .govuk-tag")).to_have_text("New")
+    expect(page.locator("#timeline pre")).to_contain_text("<script>alert('x')</script>")
+    expect(page.locator("#anonymous-warning")).to_contain_text("asked not to be named")
+    expect(page.locator("#case-urgency")).to_contain_text("Safeguarding concern")
+    check_page(page, "case-with-reply")
+
+    page.get_by_role("button", name=f"Accept UPN {UPN}").click()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("UPN added to the case")
+    expect(page.locator("#child")).to_contain_text(UPN)
+    expect(page.locator("#facts")).to_have_count(0)
+    expect(page.locator("#timeline .govuk-tag")).to_have_count(0)
+    check_page(page, "fact-accepted")
+
+    page.get_by_role("link", name="Change year group").click()
+    _heading(page, "Change the child's details")
+    check_page(page, "child-form")
+    page.get_by_label("First name").fill("")
+    page.get_by_label("Unique pupil number (UPN)").fill("H807300024124")
+    page.get_by_role("button", name="Save the changes").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text("Enter the child's first name")
+    check_page(page, "child-form-errors", status=400)
+    expect_errors_described(page)
+    page.locator(".govuk-error-summary__list a").first.click()
+    expect(page.get_by_label("First name")).to_be_focused()
+    page.get_by_label("First name").fill("Ava")
+    page.get_by_label("Unique pupil number (UPN)").fill(UPN)
+    page.get_by_label("Year group").select_option(label="Year 4")
+    page.get_by_label("Female").check()
+    page.get_by_role("button", name="Save the changes").click()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("Changed: Sex, Year group.")
+    expect(page.locator("#child")).to_contain_text("Year 4")
+    check_page(page, "child-changed")
+
+    page.get_by_role("link", name="Quarantine").click()
+    _heading(page, "Quarantine")
+    check_page(page)
+    page.get_by_role("link", name=f"Raw {discard_id}").click()
+    expect(page.locator("#attachments")).to_contain_text("setup.exe")
+    check_page(page, "held-to-discard")
+    page.get_by_role("button", name="Discard").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text(
+        "Enter why the message is discarded"
+    )
+    check_page(page, "discard-without-reason", status=400)
+    expect_errors_described(page)
+    page.get_by_label("Why is it discarded?").fill("Spam")
+    page.get_by_role("button", name="Discard").click()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text(
+        f"Message {discard_id} discarded"
+    )
+    check_page(page, "discarded")
+
+    page.get_by_role("link", name=f"Raw {referral_id}").click()
+    check_page(page, "held-to-refer")
+    page.get_by_role("button", name="Make it a referral").click()
+    expect(page).to_have_url(re.compile(r"/triage/\d+$"))
+    check_page(page, "made-a-referral")

@@ -13,6 +13,7 @@ from gateway.intake.quarantine import Reason
 from gateway.intake.rawstore import Arrival, RawStore
 from gateway.models.case import Case
 from gateway.models.intake import IntakeChannel, QuarantineEntry, RawMessage
+from gateway.models.referral import Referral
 from gateway.users import Role
 from tests.fixtures import mail
 from tests.web.conftest import Page, WebClient, WebEnv
@@ -183,7 +184,7 @@ def test_retry_of_a_still_bad_message_holds_it_again(web: WebEnv, officer: WebCl
     assert len(listing.doc.xpath("//table[@id='held']/tbody/tr")) == 1
     everything = officer.get("/quarantine?all=1")
     statuses = everything.doc.xpath("//table[@id='held']/tbody/tr/td[last()]/text()")
-    assert [s.strip() for s in statuses] == ["Retried", "Open"]
+    assert [s.strip() for s in statuses] == ["Retried", "Held"]
     # Only the open hold links to its page.
     assert len(everything.doc.xpath(f"//table[@id='held']//a[@href='/quarantine/{raw_id}']")) == 1
 
@@ -254,3 +255,78 @@ def test_no_child_data_in_urls(web: WebEnv, client: WebClient) -> None:
             assert "Testperson" not in link and "TS10" not in link and "2015" not in link
     done = manager.post(f"/quarantine/{raw_id}/release", {"confirm-safe": "yes"})
     assert re.fullmatch(r"/cases/\d+", done.response.headers["Location"])
+
+
+def test_an_officer_makes_a_held_message_a_referral(web: WebEnv, officer: WebClient) -> None:
+    raw_id = _referral_with_exe(web)
+    view = officer.get(f"/quarantine/{raw_id}")
+    assert view.doc.xpath(f"//form[@action='/quarantine/{raw_id}/referral']//button")
+    done = officer.post(f"/quarantine/{raw_id}/referral", {})
+    with web.session() as s:
+        referral = s.execute(select(Referral).where(Referral.raw_id == raw_id)).scalar_one()
+        assert referral.triage_status == "awaiting" and referral.case_id is None
+        assert any("held in the quarantine" in g for g in referral.gaps)
+        referral_id = referral.id
+    assert done.response.headers["Location"] == f"/triage/{referral_id}"
+    assert _entries(web, raw_id) == [("executable_attachment", "referral")]
+    [entry] = web.audit("quarantine.referral")
+    assert (entry.actor, entry.detail["referral_id"]) == ("olivia", referral_id)
+    assert _cases(web) == 0
+    # Gone from the quarantine: a second post finds nothing held.
+    officer.post(f"/quarantine/{raw_id}/referral", {}, status=404)
+    everything = officer.get("/quarantine?all=1")
+    assert "Made a referral" in everything.text("//table[@id='held']")
+
+
+def test_discard_needs_a_reason_and_keeps_the_bytes(web: WebEnv, officer: WebClient) -> None:
+    raw_id = _held_exe(web)
+    view = officer.get(f"/quarantine/{raw_id}")
+    assert view.doc.xpath(f"//form[@action='/quarantine/{raw_id}/discard']//textarea")
+    empty = officer.post(f"/quarantine/{raw_id}/discard", {"discard-reason": "  "}, status=400)
+    assert empty.error_links() == {
+        "discard-reason": "Enter why the message is discarded, for example spam"
+    }
+    assert empty.doc.xpath("//textarea[@id='discard-reason']/@aria-describedby") == [
+        "discard-reason-hint discard-reason-error"
+    ]
+    assert _entries(web, raw_id) == [("executable_attachment", "open")]
+    assert web.audit("quarantine.discarded") == []
+    done = officer.post(f"/quarantine/{raw_id}/discard", {"discard-reason": "Spam"})
+    assert done.response.headers["Location"] == "/quarantine"
+    listing = officer.get("/quarantine")
+    assert _banner(listing) == f"Message {raw_id} discarded. Its bytes stay in the raw store."
+    assert _entries(web, raw_id) == [("executable_attachment", "discarded")]
+    with web.session() as s:
+        entry = s.execute(
+            select(QuarantineEntry).where(QuarantineEntry.raw_id == raw_id)
+        ).scalar_one()
+        assert (entry.resolution, entry.resolved_by) == ("Spam", "olivia")
+        row = s.get(RawMessage, raw_id)
+        assert row is not None
+    store = RawStore(web.settings.home, web.engine)
+    try:
+        assert b'filename="setup.exe"' in store.read(row)
+    finally:
+        store.close()
+    assert [e.actor for e in web.audit("quarantine.discarded")] == ["olivia"]
+    officer.post(f"/quarantine/{raw_id}/discard", {"discard-reason": "Spam"}, status=404)
+
+
+def test_an_html_only_message_is_shown_as_text(web: WebEnv, officer: WebClient) -> None:
+    msg = EmailMessage()
+    msg["From"] = "office@school-805.example"
+    msg["To"] = mail.INBOX
+    msg["Subject"] = "Form"
+    msg.set_content(
+        "<html><body><p>Please call <b>Ava's</b> mother.</p>"
+        "<img src='https://tracker.example/x.gif'><script>alert(1)</script></body></html>",
+        subtype="html",
+    )
+    msg.add_attachment(EXE, maintype="application", subtype="octet-stream", filename="a.exe")
+    raw_id = _store(web, msg.as_bytes(policy=SMTP))
+    page = officer.get(f"/quarantine/{raw_id}")
+    assert "Please call Ava's mother." in page.text("//pre[@id='message-text']")
+    assert page.doc.xpath("//p[@id='message-from-html']")
+    body = page.response.get_data(as_text=True)
+    assert "tracker.example" not in body and "alert(1)" not in body
+    assert not page.doc.xpath("//main//img | //main//script | //pre//b")

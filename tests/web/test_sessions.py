@@ -47,7 +47,7 @@ def test_cme_users_disable_ends_every_session_at_once(
     web: WebEnv, officer: WebClient, cli: CliCall
 ) -> None:
     thief = _copy_of(web, officer)
-    assert cli("users", "disable", "olivia").exit_code == 0
+    assert cli("users", "disable", "olivia", as_user=cli.add_user("ada", "admin")).exit_code == 0
     assert not _signed_in(thief)
     assert not _signed_in(officer)
     assert {r.end_reason for r in _sessions(web)} == {"disabled"}
@@ -77,6 +77,7 @@ def test_cme_users_set_password_ends_every_session(
     web: WebEnv, officer: WebClient, cli: CliCall
 ) -> None:
     thief = _copy_of(web, officer)
+    cli.as_user = cli.add_user("ada", "admin")
     changed = cli("users", "set-password", "olivia", input=f"{NEW_PASSWORD}\n{NEW_PASSWORD}\n")
     assert changed.exit_code == 0, changed.output
     assert not _signed_in(thief)

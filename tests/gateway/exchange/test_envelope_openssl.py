@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from gateway.exchange.ber import is_der
 from gateway.exchange.envelope import open_message, seal
 from gateway.exchange.errors import UntrustedMessage
 from tests.gateway.exchange.conftest import PemIdentity
@@ -33,10 +36,10 @@ def now() -> datetime:
 def test_openssl_reads_what_we_send(pki: dict[str, PemIdentity], pss: bool) -> None:
     us, them = pki["807"], pki["806"]
     sealed = seal(DOC, TEXT, sender=us.identity, recipient=them.identity.certificate, pss=pss)
-    layer2 = openssl("-verify", "-inform", "DER", "-CAfile", us.cert_path, data=sealed.der)
+    layer2 = openssl("-verify", "-inform", "DER", "-CAfile", us.anchor_path, data=sealed.der)
     assert b"smime-type=enveloped-data" in layer2
     layer3 = openssl("-decrypt", "-recip", them.cert_path, "-inkey", them.key_path, data=layer2)
-    payload = openssl("-verify", "-CAfile", us.cert_path, data=layer3)
+    payload = openssl("-verify", "-CAfile", us.anchor_path, data=layer3)
     assert b"Content-Type: application/vnd.cme-exchange+xml" in payload
     assert b"multipart/mixed" in payload
     # The copy we keep is encrypted to us as well, so the sent message stays readable.
@@ -50,9 +53,9 @@ def test_openssl_reads_what_we_send(pki: dict[str, PemIdentity], pss: bool) -> N
 def test_our_payload_decodes_to_the_document(pki: dict[str, PemIdentity]) -> None:
     us, them = pki["807"], pki["806"]
     sealed = seal(DOC, TEXT, sender=us.identity, recipient=them.identity.certificate)
-    layer2 = openssl("-verify", "-inform", "DER", "-CAfile", us.cert_path, data=sealed.der)
+    layer2 = openssl("-verify", "-inform", "DER", "-CAfile", us.anchor_path, data=sealed.der)
     layer3 = openssl("-decrypt", "-recip", them.cert_path, "-inkey", them.key_path, data=layer2)
-    payload = openssl("-verify", "-CAfile", us.cert_path, data=layer3)
+    payload = openssl("-verify", "-CAfile", us.anchor_path, data=layer3)
     import email
     import email.policy
 
@@ -62,20 +65,47 @@ def test_our_payload_decodes_to_the_document(pki: dict[str, PemIdentity]) -> Non
     assert parts["text/plain"].decode() == TEXT
 
 
-@pytest.mark.parametrize("pss", [False, True], ids=["pkcs1v15", "pss"])
+#: openssl 3.0 cannot stream (write BER) with PSS ("illegal zero content"); BER with PSS
+#: is covered by test_ber.py, which re-writes our own PSS signatures as BER.
+SIGNING = pytest.mark.parametrize(
+    ("pss", "ber"), [(False, False), (True, False), (False, True)],
+    ids=["pkcs1v15-der", "pss-der", "pkcs1v15-ber"],
+)  # fmt: skip
+
+
+def smime_der(smime: bytes) -> bytes:
+    """The CMS object inside an S/MIME entity, as a mail client decodes it."""
+    msg = email.message_from_bytes(smime, policy=email.policy.default)
+    body = msg.get_payload(decode=True)
+    assert isinstance(body, bytes)
+    return body
+
+
+def assert_ber(der: bytes) -> None:
+    """The object really is BER: indefinite lengths that cryptography alone refuses."""
+    assert der[:2] == b"\x30\x80"
+    assert not is_der(der)
+
+
+@SIGNING
 @pytest.mark.parametrize("detached", [True, False], ids=["clear-signed", "opaque"])
 def test_we_read_openssl_sign_then_encrypt(
-    pki: dict[str, PemIdentity], tmp_path: Path, pss: bool, detached: bool
+    pki: dict[str, PemIdentity], tmp_path: Path, pss: bool, detached: bool, ber: bool
 ) -> None:
     us, them = pki["807"], pki["806"]
     doc = tmp_path / "doc.xml"
     doc.write_bytes(DOC)
     extra = PSS if pss else []
+    stream = ["-stream"] if ber else []
     signed = openssl(
         "-sign", "-in", doc, "-signer", them.cert_path, "-inkey", them.key_path, "-md", "sha256",
-        *extra, *([] if detached else ["-nodetach"]),
+        *extra, *stream, *([] if detached else ["-nodetach"]),
     )  # fmt: skip
-    message = openssl("-encrypt", "-aes256", us.cert_path, data=signed)
+    message = openssl("-encrypt", "-aes256", *stream, us.cert_path, data=signed)
+    if ber:
+        assert_ber(smime_der(message))
+        if not detached:
+            assert_ber(smime_der(signed))
     opened = open_message(
         message,
         identity=us.identity,
@@ -93,29 +123,72 @@ def test_we_read_openssl_sign_then_encrypt(
     assert "before" in err.value.reason or "not inside" in err.value.reason
 
 
-@pytest.mark.parametrize("pss", [False, True], ids=["pkcs1v15", "pss"])
+@pytest.mark.parametrize("partner", ["806", "806-self-signed"])
+@SIGNING
 def test_we_read_openssl_triple_wrap(
-    pki: dict[str, PemIdentity], tmp_path: Path, pss: bool
+    pki: dict[str, PemIdentity], tmp_path: Path, pss: bool, ber: bool, partner: str
 ) -> None:
-    us, them = pki["807"], pki["806"]
+    us, them = pki["807"], pki[partner]
     doc = tmp_path / "doc.xml"
     doc.write_bytes(DOC)
     extra = PSS if pss else []
+    stream = ["-stream"] if ber else []
     inner = openssl(
         "-sign", "-nodetach", "-in", doc, "-signer", them.cert_path, "-inkey", them.key_path,
-        *extra,
+        *extra, *stream,
     )  # fmt: skip
-    enveloped = openssl("-encrypt", "-aes256", us.cert_path, them.cert_path, data=inner)
+    enveloped = openssl("-encrypt", "-aes256", *stream, us.cert_path, them.cert_path, data=inner)
     outer = openssl(
         "-sign", "-nodetach", "-outform", "DER", "-signer", them.cert_path,
-        "-inkey", them.key_path, *extra, data=enveloped,
+        "-inkey", them.key_path, *extra, *stream, data=enveloped,
     )  # fmt: skip
+    if ber:
+        for layer in (smime_der(inner), smime_der(enveloped), outer):
+            assert_ber(layer)
     opened = open_message(
         outer, identity=us.identity, trusted=[them.identity.certificate], now=now()
     )
     assert opened.layers == ("signed", "enveloped", "signed")
     assert opened.document is not None
     assert opened.document.replace(b"\r\n", b"\n") == DOC
+
+
+def test_a_tampered_ber_message_fails_on_the_outer_signature(
+    pki: dict[str, PemIdentity], tmp_path: Path
+) -> None:
+    """BER changes nothing in the order of checks: the outer signature before decrypting."""
+    us, them = pki["807"], pki["806"]
+    doc = tmp_path / "doc.xml"
+    doc.write_bytes(DOC)
+    inner = openssl(
+        "-sign", "-nodetach", "-stream", "-in", doc, "-signer", them.cert_path,
+        "-inkey", them.key_path,
+    )  # fmt: skip
+    enveloped = openssl("-encrypt", "-aes256", "-stream", us.cert_path, data=inner)
+    outer = openssl(
+        "-sign", "-nodetach", "-stream", "-outform", "DER", "-signer", them.cert_path,
+        "-inkey", them.key_path, data=enveloped,
+    )  # fmt: skip
+    assert_ber(outer)
+    for offset in (len(outer) // 2, len(outer) // 3):
+        bad = bytearray(outer)
+        bad[offset] ^= 0x01
+        reason = _refusal(bytes(bad), us, [them])
+        assert "decrypt" not in reason
+
+
+def test_openssl_verifies_with_our_anchor_only(pki: dict[str, PemIdentity], tmp_path: Path) -> None:
+    """Our certificate chains to the anchor we hand out: openssl needs nothing else."""
+    us, them = pki["807"], pki["806"]
+    sealed = seal(DOC, TEXT, sender=us.identity, recipient=them.identity.certificate)
+    openssl("-verify", "-inform", "DER", "-CAfile", us.anchor_path, "-purpose", "smimesign",
+            data=sealed.der)  # fmt: skip
+    # The certificate alone is no root to openssl: it is issued, not self-signed.
+    done = subprocess.run(
+        ["openssl", "cms", "-verify", "-inform", "DER", "-CAfile", str(us.cert_path)],
+        input=sealed.der, capture_output=True, check=False,
+    )  # fmt: skip
+    assert done.returncode != 0
 
 
 def _refusal(data: bytes, pem: PemIdentity, trusted: list[PemIdentity], **kw: bool) -> str:

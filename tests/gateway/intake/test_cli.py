@@ -46,8 +46,12 @@ def test_quarantine_show_retry_release(cme_home: Path, cli, tmp_path: Path) -> N
     assert shown.exit_code == 0 and json.loads(shown.output)["reason"] == "executable_attachment"
     retried = _lines(cli("quarantine", "retry", held["raw_id"]).output)[0]
     assert retried["reason"] == "executable_attachment"  # same checks, same answer
-    released = _lines(cli("quarantine", "release", held["raw_id"]).output)[0]
-    # The officer's release skips the checks; what a person sent waits for triage.
+    # Releasing skips the checks, so it takes a manager (as on the console).
+    refused = cli("quarantine", "release", held["raw_id"])
+    assert refused.exit_code != 0 and "needs a manager account" in refused.output
+    cli.add_user("mo", "manager")
+    released = _lines(cli("quarantine", "release", held["raw_id"], as_user="mo").output)[0]
+    # The manager's release skips the checks; what a person sent waits for triage.
     assert released["outcome"] == "triage"
     assert cli("quarantine", "show", 999).exit_code != 0
 

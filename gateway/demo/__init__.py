@@ -1,0 +1,1 @@
+"""`cme demo`: an invented caseload loaded through the service's own functions."""

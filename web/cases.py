@@ -11,7 +11,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
 from gateway import audit
-from gateway.cases import facts, labels, queries, service
+from gateway.cases import allocation, facts, labels, queries, service
 from gateway.cases.describe import fact_lines, most_urgent
 from gateway.cases.inputs import InputError, Problem
 from gateway.cases.page import open_case_page
@@ -42,25 +42,37 @@ def case_list() -> tuple[str, int] | str:
     if status is not None and status not in wf.statuses:
         errors.add("status", "Select a status from the list")
         status = None
+    session = db()
+    officers = allocation.officers(session)
+    officer = request.args.get("officer", "").strip() or None
+    if officer not in (None, queries.NOT_ALLOCATED, *(u for u, _n in officers)):
+        errors.add("officer", "Select an officer from the list")
+        officer = None
     try:
         page = int(request.args.get("page", "1"))
     except ValueError:
         page = 0
     if page < 1:
         abort(404)
-    session = db()
-    total = queries.count_cases(session, status=status)
+    total = queries.count_cases(session, status=status, officer=officer)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     if page > pages:
         abort(404)
-    rows = queries.case_list(session, status=status, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    rows = queries.case_list(
+        session, status=status, officer=officer, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+    )
     audit.record(
         session,
         actor=user.username,
         action="case.list",
         entity="case",
         entity_id=None,
-        detail={"status": status, "page": page, "cases": [r.case.id for r in rows]},
+        detail={
+            "status": status,
+            "officer": officer,
+            "page": page,
+            "cases": [r.case.id for r in rows],
+        },
     )
     session.commit()
     html = render_template(
@@ -73,6 +85,9 @@ def case_list() -> tuple[str, int] | str:
         total=total,
         errors=errors,
         urgencies=labels.URGENCIES,
+        officer=officer,
+        officers=officers,
+        not_allocated=queries.NOT_ALLOCATED,
     )
     return (html, 400) if errors else html
 

@@ -87,6 +87,7 @@ def merge_cases(session: Session, first_id: int, second_id: int, actor: str) -> 
         keep.status = "locating"
         keep.outcome = None
         keep.closed_at = None
+    keep.urgency_rank = max(keep.urgency_rank or 0, dup.urgency_rank or 0)
     dup.status = CLOSED
     dup.outcome = DUPLICATE
     dup.outcome_detail = {"merged_into": keep.id}

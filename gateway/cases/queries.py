@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from sqlalchemy import case as case_when
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from gateway.models.case import Case, EnquiryLogEntry, Task, TimelineEntry
 from gateway.models.child import Child
-from gateway.models.referral import Referral, Urgency
+from gateway.models.referral import Urgency
 
 
 class NotFound(LookupError):
@@ -94,27 +94,33 @@ class CaseListRow:
         return self.urgency != Urgency.ROUTINE.value
 
 
-def case_list(
-    session: Session, *, status: str | None = None, limit: int, offset: int = 0
-) -> list[CaseListRow]:
-    """A page of the case list in case order, each row with its urgency and unread replies.
+#: Who a case list shows: one officer's cases, or the unallocated ones.
+NOT_ALLOCATED = "_nobody"
 
-    One query: the two markers are correlated subqueries on indexed case_id columns, run
-    only for the rows of the page.
+
+def _case_filters(stmt: Any, status: str | None, officer: str | None) -> Any:
+    if status:
+        stmt = stmt.where(Case.status == status)
+    if officer == NOT_ALLOCATED:
+        stmt = stmt.where(Case.allocated_to.is_(None))
+    elif officer:
+        stmt = stmt.where(Case.allocated_to == officer)
+    return stmt
+
+
+def case_list(
+    session: Session,
+    *,
+    status: str | None = None,
+    officer: str | None = None,
+    limit: int,
+    offset: int = 0,
+) -> list[CaseListRow]:
+    """A page of the case list, safeguarding and urgent first (the case's stored urgency
+    rank, by index), then in case order; each row with its unread replies.
+
+    `officer`: a username, or NOT_ALLOCATED for cases nobody has yet.
     """
-    rank = (
-        select(
-            func.max(
-                case_when(
-                    *((Referral.urgency == u, n) for n, u in enumerate(URGENCY_ORDER) if n),
-                    else_=0,
-                )
-            )
-        )
-        .where(Referral.case_id == Case.id)
-        .correlate(Case)
-        .scalar_subquery()
-    )
     unread = (
         select(func.count(TimelineEntry.id))
         .where(TimelineEntry.case_id == Case.id, TimelineEntry.unread.is_(True))
@@ -124,25 +130,22 @@ def case_list(
     stmt = (
         select(
             Case.id, Case.status, Child.forenames, Child.surname, Child.dob, Case.opened_on,
-            Case.outcome, rank, unread,
+            Case.outcome, Case.urgency_rank, unread,
         )
         .join(Child, Child.id == Case.child_id)
-        .order_by(Case.id)
+        .order_by(Case.urgency_rank.desc(), Case.id)
         .limit(limit)
         .offset(offset)
     )  # fmt: skip
-    if status:
-        stmt = stmt.where(Case.status == status)
+    stmt = _case_filters(stmt, status, officer)
     return [
         CaseListRow(CaseRow(*row[:7]), URGENCY_ORDER[row[7] or 0], int(row[8] or 0))
         for row in session.execute(stmt)
     ]
 
 
-def count_cases(session: Session, *, status: str | None = None) -> int:
-    stmt = select(func.count(Case.id))
-    if status:
-        stmt = stmt.where(Case.status == status)
+def count_cases(session: Session, *, status: str | None = None, officer: str | None = None) -> int:
+    stmt = _case_filters(select(func.count(Case.id)), status, officer)
     return int(session.execute(stmt).scalar_one())
 
 

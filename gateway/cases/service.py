@@ -23,7 +23,7 @@ from gateway.models.case import Case, EnquiryLogEntry, Task, TimelineEntry
 from gateway.models.casework import PrintedLetter
 from gateway.models.child import Carer, Child, ChildAddress, Sibling
 from gateway.models.exchange import ExchangeMessage, Monitoring
-from gateway.models.referral import Channel, Referral, TriageStatus, Urgency
+from gateway.models.referral import URGENCY_RANK, Channel, Referral, TriageStatus, Urgency
 from gateway.settings import Settings
 from parsers.exchange import DocType
 
@@ -228,6 +228,7 @@ def log_referral(
     session.add(case)
     referral = _fill_referral(data, case, actor, referral)
     referral.triage_status = TriageStatus.OPENED.value
+    case.urgency_rank = URGENCY_RANK.get(data.urgency, 0)
     session.add(referral)
     session.flush()
     _add_deadlines(session, settings, case, referral, data)
@@ -273,6 +274,7 @@ def attach_referral(
         reopen_case(session, settings, case_id, actor, "a further referral about the child")
     referral = _fill_referral(data, case, actor, referral)
     referral.triage_status = TriageStatus.ATTACHED.value
+    case.urgency_rank = max(case.urgency_rank or 0, URGENCY_RANK.get(data.urgency, 0))
     session.add(referral)
     session.flush()
     _add_deadlines(session, settings, case, referral, data)

@@ -319,28 +319,33 @@ def monitoring_group() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @reads
 def monitoring_list(as_json: bool) -> None:
-    """The monitoring list: partner, last confirmation, next check."""
-    with unit_of_work() as (_s, session):
-        rows: list[dict[str, Any]] = [
-            {
-                "case_id": m.case_id,
-                "partner_la": m.partner_la,
-                "started_at": m.started_at.isoformat(),
-                "last_confirmation_at": m.last_confirmation_at.isoformat()
-                if m.last_confirmation_at
-                else None,
-                "next_check_at": m.next_check_at.isoformat(),
-            }
-            for m in monitoring_service.list_active(session)
-        ]
+    """Children monitored out of area, overdue first: partner, last confirmed, next request."""
+    with unit_of_work() as (s, session):
+        rows = monitoring_service.monitoring_list(session, s)
     if as_json:
-        echo_json(rows)
+        echo_json([r.as_dict() for r in rows])
         return
+    if not rows:
+        click.echo("No child is being monitored.")
     for r in rows:
+        last = r.last_confirmation_at.date().isoformat() if r.last_confirmation_at else "never"
+        flag = "  OVERDUE" if r.overdue else ""
         click.echo(
-            f"case {r['case_id']:>5} LA {r['partner_la']} last confirmed "
-            f"{(r['last_confirmation_at'] or 'never')[:10]} next check {r['next_check_at'][:10]}"
+            f"CME-{r.case_id:<6} {r.partner_name} ({r.partner_la})  last confirmed {last}  "
+            f"next request {r.next_check_at.date().isoformat()}{flag}"
         )
+
+
+@monitoring_group.command("stop")
+@click.argument("case_id", type=int)
+@click.option("--reason", required=True, help="Why monitoring stops (the case stays open).")
+@one_line_errors
+@acting_user()
+def monitoring_stop(case_id: int, reason: str) -> None:
+    """Stop monitoring a child with the reason; it goes on the case's timeline."""
+    with unit_of_work() as (_s, session):
+        monitoring_service.stop(session, case_id, reason, actor())
+    click.echo(f"Monitoring of case CME-{case_id} stopped: {reason.strip()}")
 
 
 @monitoring_group.command("start")

@@ -22,6 +22,9 @@ class Case(Base):
     status: Mapped[str] = mapped_column(String(40), index=True)
     # The officer working the case (a username); None: not yet allocated.
     allocated_to: Mapped[str | None] = mapped_column(String(100), index=True)
+    # As urgent as its most urgent referral: 0 routine, 1 urgent, 2 safeguarding (kept by
+    # the case service on every referral, so lists sort urgent first by index).
+    urgency_rank: Mapped[int] = mapped_column(default=0)
     outcome: Mapped[str | None] = mapped_column(String(60))
     outcome_detail: Mapped[dict[str, Any] | None] = mapped_column()
     # Escalations that do not close the case: social_care, police, vemt -> {"since": ..}
@@ -47,6 +50,10 @@ class Case(Base):
     tasks: Mapped[list[Task]] = relationship(back_populates="case", order_by="Task.id")
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+    __table_args__ = (
+        Index("ix_cases_status_urgency", "status", "urgency_rank", "id"),
+        Index("ix_cases_allocated_urgency", "allocated_to", "urgency_rank", "id"),
+    )
 
     @property
     def tag(self) -> str:

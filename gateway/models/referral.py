@@ -27,6 +27,10 @@ class Urgency(enum.StrEnum):
     SAFEGUARDING = "safeguarding"
 
 
+#: How pressing each urgency is (a case takes its most urgent referral's rank).
+URGENCY_RANK = {Urgency.ROUTINE.value: 0, Urgency.URGENT.value: 1, Urgency.SAFEGUARDING.value: 2}
+
+
 class TriageStatus(enum.StrEnum):
     AWAITING = "awaiting"  # in the triage queue: no case yet
     OPENED = "opened"  # opened a new case

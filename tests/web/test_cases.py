@@ -205,3 +205,26 @@ def test_times_are_shown_on_the_local_clock(web: WebEnv, officer: WebClient) -> 
         s.commit()
     page = officer.get(f"/cases/{case_id}")
     assert "1 July 2026 at 11:00am" in page.text("//table[@id='enquiries']")
+
+
+def test_the_list_puts_urgent_cases_first_and_filters_by_officer(
+    web: WebEnv, officer: WebClient
+) -> None:
+    from gateway.cases.allocation import allocate
+
+    routine = web.add_case("Ava")
+    urgent = web.add_case("Ben", urgency="urgent")
+    safeguarding = web.add_case("Cal", urgency="safeguarding")
+    with web.session() as s:
+        allocate(s, routine, "olivia", "manager")
+        allocate(s, safeguarding, "olivia", "manager")
+        s.commit()
+    page = officer.get("/cases")
+    ids = [a.text for a in page.doc.xpath("//table[@id='cases']//tbody//td[1]/a")]
+    assert ids == [f"CME-{safeguarding}", f"CME-{urgent}", f"CME-{routine}"]
+    mine = officer.get("/cases?officer=olivia")
+    assert mine.text("//p[@id='case-count']") == "2 cases, allocated to Olivia Tester"
+    nobody = officer.get("/cases?officer=_nobody")
+    assert nobody.text("//p[@id='case-count']") == "1 case, not allocated"
+    bad = officer.get("/cases?officer=mallory", status=400)
+    assert bad.error_links() == {"officer": "Select an officer from the list"}

@@ -110,7 +110,7 @@ def test_every_count_links_to_its_list_and_every_link_answers(
     page = client.get("/")
     expected = {
         "team-open": "/cases",
-        "team-unallocated": "/cases",
+        "team-unallocated": "/cases?officer=_nobody",
         "matches-to-review": "/matches",
         "held-messages": "/quarantine",
         "new-replies": "/cases",

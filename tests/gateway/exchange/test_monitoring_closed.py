@@ -108,3 +108,21 @@ def test_the_monitoring_list_puts_overdue_first_and_can_stop(cme_home: Path) -> 
         case = s.get(Case, case_id)
         assert case is not None and case.status != "closed"
     engine.dispose()
+
+
+def test_monitoring_on_the_command_line(cme_home: Path, cli) -> None:
+    import json
+
+    settings = load_settings()
+    engine = make_engine(str(settings.core.database_url))
+    with Session(engine, expire_on_commit=False) as s:
+        case_id = _monitored_case(s, settings)
+    engine.dispose()
+    [row] = json.loads(cli("monitoring", "list", "--json").output)
+    assert (row["case"], row["partner_la"], row["overdue"]) == (case_id, "806", False)
+    assert set(row) >= {"case", "partner_la", "last_confirmed", "next_request", "overdue"}
+    refused = cli("monitoring", "stop", case_id, "--reason", " ")
+    assert refused.exit_code != 0 and "say why" in refused.output
+    stopped = cli("monitoring", "stop", case_id, "--reason", "left the country")
+    assert stopped.exit_code == 0, stopped.output
+    assert json.loads(cli("monitoring", "list", "--json").output) == []

@@ -75,19 +75,8 @@ class Dashboard:
     monitored: int
 
 
-def urgency_of_cases() -> Any:
-    """Case id -> rank of its most pressing referral (0 safeguarding, 1 urgent); cases with
-    only routine referrals are not in it."""
-    rank = func.min(case((Referral.urgency == Urgency.SAFEGUARDING.value, 0), else_=1))
-    return (
-        select(Referral.case_id.label("case_id"), rank.label("rank"))
-        .where(Referral.case_id.is_not(None), Referral.urgency != Urgency.ROUTINE.value)
-        .group_by(Referral.case_id)
-        .subquery()
-    )
-
-
-RANKS = {0: Urgency.SAFEGUARDING.value, 1: Urgency.URGENT.value}
+#: Case.urgency_rank in words.
+RANKS = {2: Urgency.SAFEGUARDING.value, 1: Urgency.URGENT.value}
 
 
 def _count(session: Session, stmt: Any) -> int:
@@ -96,16 +85,16 @@ def _count(session: Session, stmt: Any) -> int:
 
 def dashboard(session: Session, username: str, today: date) -> Dashboard:
     open_case = Case.status != CLOSED
-    urgent = urgency_of_cases()
-    rank = func.coalesce(urgent.c.rank, 2)
     mine = (
-        select(Case.id, Child.forenames, Child.surname, Case.status, Case.opened_on, rank)
+        select(
+            Case.id, Child.forenames, Child.surname, Case.status, Case.opened_on,
+            Case.urgency_rank,
+        )
         .join(Child, Child.id == Case.child_id)
-        .outerjoin(urgent, urgent.c.case_id == Case.id)
         .where(open_case, Case.allocated_to == username)
-        .order_by(rank, Case.opened_on, Case.id)
+        .order_by(Case.urgency_rank.desc(), Case.opened_on, Case.id)
         .limit(MY_CASES_SHOWN)
-    )
+    )  # fmt: skip
     my_cases = tuple(
         CaseLine(i, f, sn, st, o, RANKS.get(int(r), Urgency.ROUTINE.value))
         for i, f, sn, st, o, r in session.execute(mine)
@@ -126,18 +115,20 @@ def dashboard(session: Session, username: str, today: date) -> Dashboard:
             .group_by(Task.kind)
         ).all()
     )
+    # One pass over the open cases (an index-only scan of ix_cases_open_figures).
+    mine_n, nobody_n, urgent_n, open_n = session.execute(
+        select(
+            func.coalesce(func.sum(case((Case.allocated_to == username, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((Case.allocated_to.is_(None), 1), else_=0)), 0),
+            func.coalesce(func.sum(case((Case.urgency_rank > 0, 1), else_=0)), 0),
+            func.count(),
+        ).where(open_case)
+    ).one()
     return Dashboard(
-        my_open=_count(
-            session, select(func.count(Case.id)).where(open_case, Case.allocated_to == username)
-        ),
-        team_open=_count(session, select(func.count(Case.id)).where(open_case)),
-        unallocated=_count(
-            session, select(func.count(Case.id)).where(open_case, Case.allocated_to.is_(None))
-        ),
-        urgent_open=_count(
-            session,
-            select(func.count(Case.id)).join(urgent, urgent.c.case_id == Case.id).where(open_case),
-        ),
+        my_open=int(mine_n),
+        team_open=int(open_n),
+        unallocated=int(nobody_n),
+        urgent_open=int(urgent_n),
         my_cases=my_cases,
         awaiting_triage=_count(
             session,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
@@ -20,27 +22,39 @@ REASON = "reason"
 REASON_MAX = 200
 
 
+PAGE_SIZE = 50
+
+
 def _monitored(case_id: int) -> MonitoredChild:
-    """The child's row of the list (the list is short: children not yet placed elsewhere)."""
-    found = [
-        r for r in monitoring.monitoring_list(db(), settings(), utcnow()) if r.case_id == case_id
-    ]
-    if not found:
+    """The child's row of the list, or 404 if the case is not monitored."""
+    row = monitoring.monitored_child(db(), settings(), case_id, utcnow())
+    if row is None:
         abort(404)
-    return found[0]
+    return row
 
 
 @bp.route("")
 def monitoring_list() -> str:
     user = require_user()
+    try:
+        page = int(request.args.get("page", "1"))
+    except ValueError:
+        page = 0
+    if page < 1:
+        abort(404)
     session = db()
-    rows = monitoring.monitoring_list(session, settings(), utcnow())
+    rows, total = monitoring.monitoring_page(
+        session, settings(), utcnow(), limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+    )
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    if page > pages:
+        abort(404)
     audit.record(
         session, actor=user.username, action="monitoring.view", entity="case", entity_id=None,
-        detail={"cases": [r.case_id for r in rows]},
+        detail={"page": page, "cases": [r.case_id for r in rows]},
     )  # fmt: skip
     session.commit()
-    return render_template("monitoring/list.html", rows=rows)
+    return render_template("monitoring/list.html", rows=rows, total=total, page=page, pages=pages)
 
 
 @bp.route("/<int:case_id>/request", methods=["POST"])

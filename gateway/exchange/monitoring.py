@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from gateway import audit
@@ -16,6 +16,7 @@ from gateway.cases.queries import get_case
 from gateway.cases.workflow import CLOSED, WorkflowError
 from gateway.db import session_scope, utcnow
 from gateway.exchange.errors import ExchangeError
+from gateway.exchange.labels import REPLY_STATUSES, label
 from gateway.exchange.outbound import new_header, queue_document
 from gateway.exchange.partners import get_partner
 from gateway.exchange.records import LAWFUL_BASIS, MonitoringStatus
@@ -177,7 +178,8 @@ def apply_confirmed(
         TimelineEntry(
             case_id=case_id,
             kind="exchange",
-            summary=f"Confirmed answer from LA {partner_la}: {status or 'free text read'}",
+            summary=f"Answer from LA {partner_la} approved: "
+            + (label(REPLY_STATUSES, status) if status else "their words read"),
             actor=actor,
             ref=f"proposal:{proposal.id}",
         )
@@ -245,25 +247,39 @@ class MonitoredChild:
         }
 
 
-def monitoring_list(
-    session: Session, settings: Settings, now: datetime | None = None
+def _monitored_rows(
+    session: Session,
+    settings: Settings,
+    now: datetime | None,
+    *,
+    case_id: int | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[MonitoredChild]:
-    """Every child monitored out of area, overdue first: a request is overdue when its day
-    has passed, or the partner has not confirmed anything for two intervals."""
     from gateway.models.child import Child
     from gateway.models.exchange import ExchangePartner
 
     now = now or utcnow()
     stale = now - 2 * _interval(settings)
-    rows = session.execute(
-        select(Monitoring, Child.forenames, Child.surname, ExchangePartner.name)
+    overdue = or_(
+        Monitoring.next_check_at <= now,
+        func.coalesce(Monitoring.last_confirmation_at, Monitoring.started_at) < stale,
+    )
+    stmt = (
+        select(Monitoring, Child.forenames, Child.surname, ExchangePartner.name, overdue)
         .join(Case, Case.id == Monitoring.case_id)
         .join(Child, Child.id == Case.child_id)
         .outerjoin(ExchangePartner, ExchangePartner.la_code == Monitoring.partner_la)
         .where(Monitoring.status == ACTIVE)
-        .order_by(Monitoring.next_check_at, Monitoring.id)
-    ).all()
-    out = [
+        # Overdue first, then by when the next request is due.
+        .order_by(case((overdue, 0), else_=1), Monitoring.next_check_at, Monitoring.id)
+        .offset(offset)
+    )
+    if case_id is not None:
+        stmt = stmt.where(Monitoring.case_id == case_id)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [
         MonitoredChild(
             m.case_id,
             forename,
@@ -273,11 +289,36 @@ def monitoring_list(
             m.started_at,
             m.last_confirmation_at,
             m.next_check_at,
-            m.next_check_at <= now or (m.last_confirmation_at or m.started_at) < stale,
+            bool(late),
         )
-        for m, forename, surname, name in rows
+        for m, forename, surname, name, late in session.execute(stmt).all()
     ]
-    return sorted(out, key=lambda r: (not r.overdue, r.next_check_at))
+
+
+def monitoring_list(
+    session: Session, settings: Settings, now: datetime | None = None
+) -> list[MonitoredChild]:
+    """Every child monitored out of area, overdue first: a request is overdue when its day
+    has passed, or the partner has not confirmed anything for two intervals."""
+    return _monitored_rows(session, settings, now)
+
+
+def monitoring_page(
+    session: Session, settings: Settings, now: datetime | None, *, limit: int, offset: int
+) -> tuple[list[MonitoredChild], int]:
+    """One page of the monitoring list (overdue first) and how many are monitored."""
+    total = session.execute(
+        select(func.count(Monitoring.id)).where(Monitoring.status == ACTIVE)
+    ).scalar_one()
+    return _monitored_rows(session, settings, now, limit=limit, offset=offset), int(total)
+
+
+def monitored_child(
+    session: Session, settings: Settings, case_id: int, now: datetime | None = None
+) -> MonitoredChild | None:
+    """One child's row of the monitoring list, or None if the case is not monitored."""
+    rows = _monitored_rows(session, settings, now, case_id=case_id)
+    return rows[0] if rows else None
 
 
 def request_now(session: Session, settings: Settings, case_id: int, actor: str) -> None:

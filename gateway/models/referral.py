@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.db import Base, utcnow
@@ -90,3 +90,6 @@ class Referral(Base):
     created_by: Mapped[str] = mapped_column(String(100))
 
     case: Mapped[Any] = relationship("Case", back_populates="referrals")
+
+    # The triage queue's counts and order (awaiting, safeguarding and urgent first).
+    __table_args__ = (Index("ix_referrals_triage_urgency", "triage_status", "urgency"),)

@@ -64,7 +64,7 @@ def test_the_list_shows_each_child_by_partner_overdue_first(
     assert page.doc.xpath(f"//tr[@id='monitored-{late}']//a[@href='/cases/{late}']")
     assert page.text("//*[@id='monitored-count']") == "2 children monitored, 1 overdue"
     [entry] = web.audit("monitoring.view")
-    assert entry.actor == "olivia" and entry.detail == {"cases": [late, on_time]}
+    assert entry.actor == "olivia" and entry.detail == {"page": 1, "cases": [late, on_time]}
     for href in set(page.doc.xpath("//table[@id='monitored']//a/@href")):
         officer.get(href)
 

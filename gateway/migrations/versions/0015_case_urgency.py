@@ -28,9 +28,15 @@ def upgrade() -> None:
     )
     op.create_index("ix_cases_status_urgency", "cases", ["status", "urgency_rank", "id"])
     op.create_index("ix_cases_allocated_urgency", "cases", ["allocated_to", "urgency_rank", "id"])
+    op.create_index("ix_cases_open_figures", "cases", ["status", "allocated_to", "urgency_rank"])
+    op.create_index("ix_tasks_status_due_kind", "tasks", ["status", "due", "kind"])
+    op.create_index("ix_referrals_triage_urgency", "referrals", ["triage_status", "urgency"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_referrals_triage_urgency", table_name="referrals")
+    op.drop_index("ix_tasks_status_due_kind", table_name="tasks")
+    op.drop_index("ix_cases_open_figures", table_name="cases")
     op.drop_index("ix_cases_allocated_urgency", table_name="cases")
     op.drop_index("ix_cases_status_urgency", table_name="cases")
     with op.batch_alter_table("cases") as batch:

@@ -179,6 +179,10 @@ def seed(engine: Any, rng: random.Random) -> dict[str, int]:
             for start in range(0, len(rows), 5000):
                 session.execute(insert(model), rows[start : start + 5000])
         session.execute(insert(ExchangeMessage), messages)
+    # A database in service has its planner statistics; fresh bulk-loaded tables do not yet.
+    with engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE")
+        conn.commit()
     return {"timeline": len(tables[TimelineEntry]), "messages": len(messages),
             "closed": sum(c["status"] == "closed" for c in tables[Case])}  # fmt: skip
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import tomllib
 import types
@@ -470,7 +471,7 @@ def _validate_reports(r: Reports) -> None:
             "autumn_start within a calendar year"
         )
     bands = r.time_missing_bands
-    if not bands or bands[0] < 1 or any(a >= b for a, b in zip(bands, bands[1:], strict=False)):
+    if not bands or bands[0] < 1 or any(a >= b for a, b in itertools.pairwise(bands)):
         raise SettingsError(
             "reports.time_missing_bands must be whole numbers of days, 1 or more, increasing"
         )

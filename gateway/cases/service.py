@@ -369,7 +369,11 @@ def move_case(session: Session, settings: Settings, case_id: int, status: str, a
     before = case.status
     case.status = status
     workflow = load_workflow(settings.workflow.file)
-    _timeline(session, case, "status", f"Moved to {workflow.statuses[status]}", actor)
+    # The code in the ref: the history survives a label renamed in the workflow file.
+    _timeline(
+        session, case, "status", f"Moved to {workflow.statuses[status]}", actor,
+        ref=f"status:{status}",
+    )  # fmt: skip
     audit.record(
         session,
         actor=actor,
@@ -461,7 +465,7 @@ def reopen_case(
     case.status = "locating"
     case.outcome = None
     case.closed_at = None
-    _timeline(session, case, "reopened", "Case reopened", actor)
+    _timeline(session, case, "reopened", f"Case reopened: {reason.strip()}", actor)
     audit.record(
         session,
         actor=actor,

@@ -93,8 +93,14 @@ def cell(value: Any) -> str:
     return str(value)
 
 
-def _safe(text: str) -> str:
-    return "'" + text if text.startswith(_FORMULA_START) else text
+def _text(value: Any) -> str | int:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return "'" + value if value.startswith(_FORMULA_START) else value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return _text(cell(value)) if isinstance(value, list | tuple) else cell(value)
 
 
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
@@ -103,7 +109,7 @@ def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     writer = csv.writer(out)
     writer.writerow(header)
     for row in rows:
-        writer.writerow([_safe(cell(v)) if isinstance(v, str) else cell(v) for v in row])
+        writer.writerow([_text(v) for v in row])
     return out.getvalue()
 
 

@@ -2,7 +2,8 @@
 a child was missing education, when they were located.
 
 A case starts in the workflow's initial status on the day it opened. Its status changes are
-the timeline's `status` entries ("Moved to <status label>", the workflow's labels), a
+the timeline's `status` entries (their ref "status:<code>"; older entries only by their
+summary, "Moved to <status label>", the workflow's labels), a
 `reopened` entry (back to locating) and a `closed` entry. A summary that names no status of
 the current workflow (a label renamed since) is not a change. The timeline is append-only and
 each entry is stamped as it is written, so a case's later entries have larger ids: "the last
@@ -44,7 +45,8 @@ def _change(wf: Workflow, statuses: Iterable[str] | None = None) -> ColumnElemen
     """Timeline entries that change a case's status (to one of `statuses`, if given)."""
     wanted = set(wf.statuses) if statuses is None else set(statuses)
     words = [w for w, code in status_words(wf).items() if code in wanted]
-    parts = [and_(T.kind == "status", T.summary.in_(words))]
+    refs = [f"status:{code}" for code in wanted]
+    parts = [and_(T.kind == "status", or_(T.ref.in_(refs), T.summary.in_(words)))]
     if REOPENED_TO in wanted:
         parts.append(T.kind == "reopened")
     if CLOSED in wanted:
@@ -52,11 +54,13 @@ def _change(wf: Workflow, statuses: Iterable[str] | None = None) -> ColumnElemen
     return or_(*parts)
 
 
-def _status(words: dict[str, str], kind: str, summary: str) -> str:
+def _status(words: dict[str, str], kind: str, summary: str, ref: str | None) -> str:
     if kind == "closed":
         return CLOSED
     if kind == "reopened":
         return REOPENED_TO
+    if ref and ref.startswith("status:"):
+        return ref.removeprefix("status:")
     return words[summary]
 
 
@@ -71,8 +75,8 @@ def last_status(
         .group_by(T.case_id)
     )
     words = status_words(wf)
-    rows = session.execute(select(T.case_id, T.kind, T.summary).where(T.id.in_(last)))
-    return {case_id: _status(words, kind, summary) for case_id, kind, summary in rows}
+    rows = session.execute(select(T.case_id, T.kind, T.summary, T.ref).where(T.id.in_(last)))
+    return {case_id: _status(words, kind, summary, ref) for case_id, kind, summary, ref in rows}
 
 
 def entered(

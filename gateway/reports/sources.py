@@ -3,6 +3,7 @@ return one row per case (never an ORM object per case)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -87,6 +88,8 @@ def urgency_label(code: str) -> str:
 
 
 def flag_labels(codes: Iterable[str]) -> tuple[str, ...]:
+    if not codes:
+        return ()
     return tuple(REFERRAL_FLAGS.get(c, c.replace("_", " ")) for c in sorted(codes))
 
 
@@ -218,6 +221,10 @@ class OpenCase:
     monitoring_la: str | None
 
 
+def _json(text: str | None) -> Any:
+    return {} if text in (None, "{}", "null") else json.loads(text)
+
+
 def open_case_rows(session: Session, case_ids: Select[Any]) -> list[OpenCase]:
     """The cases of `case_ids` with their child, most pressing urgency, latest timeline entry
     (the last written: the timeline is append-only), earliest open task and active
@@ -257,7 +264,9 @@ def open_case_rows(session: Session, case_ids: Select[Any]) -> list[OpenCase]:
     )
     stmt = (
         select(
-            Case.id, Case.status, Case.allocated_to, Case.opened_on, Case.escalations,
+            Case.id, Case.status, Case.allocated_to, Case.opened_on,
+            # As text: most cases have none, and "{}" needs no JSON parser.
+            cast(Case.escalations, String),
             Child.forenames, Child.surname, Child.dob, Child.year_group, urgent.c.rank,
             TimelineEntry.at, TimelineEntry.kind, TimelineEntry.summary, task.kind,
             task.due, watched.c.partner_la,
@@ -273,12 +282,12 @@ def open_case_rows(session: Session, case_ids: Select[Any]) -> list[OpenCase]:
     )  # fmt: skip
     # Core rows, not ORM ones: tens of thousands of plain tuples.
     out = []
-    for row in session.connection().execute(stmt):
+    for row in session.connection().execute(stmt).all():
         (case_id, status, allocated, opened, esc, forenames, surname, dob, year, level, at,
          kind, summary, task_kind, due, partner) = row  # fmt: skip
         out.append(
             OpenCase(
-                case_id, status, allocated, opened, esc, forenames, surname, dob, year,
+                case_id, status, allocated, opened, _json(esc), forenames, surname, dob, year,
                 URGENCY_ORDER[level or 0],
                 Entry(at, kind, summary) if at is not None else None,
                 OpenTask(task_kind, due) if task_kind is not None else None,

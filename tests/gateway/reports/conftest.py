@@ -101,8 +101,10 @@ def build(settings: Settings, engine: Engine) -> dict[str, int]:
         for name in ("olivia", "oscar"):
             add_user(s, username=name, password="a-long-test-password", role=Role.OFFICER,
                      display_name=f"{name.title()} Officer", totp=False, actor="test")  # fmt: skip
-        s.add(ExchangePartner(la_code="806", name="Middlesbrough", email="cme@806.example",
-                              cert_pem="-", fingerprint="f" * 64, not_after=at(2030, 1, 1)))  # fmt: skip
+        partner = ExchangePartner(la_code="806", name="Middlesbrough", email="cme@806.example",
+                                  cert_pem="-", fingerprint="f" * 64,
+                                  not_after=at(2030, 1, 1))  # fmt: skip
+        s.add(partner)
 
     on(at(2026, 6, 1), users)
 
@@ -152,13 +154,14 @@ def build(settings: Settings, engine: Engine) -> dict[str, int]:
 
     ehe("G", at(2026, 10, 1), "Gia")
     ehe("H", at(2026, 10, 2), "Hal")
-    open_case("C", at(2026, 10, 5), forename="Cal", channel="school_deletion_return",
-              sex="M", year_group="3", reason="Removed from roll after 20 days' absence")  # fmt: skip
+    open_case("C", at(2026, 10, 5), forename="Cal", channel="school_deletion_return", sex="M",
+              year_group="3", reason="Removed from roll after 20 days' absence")  # fmt: skip
     move("C", at(2026, 10, 6), "checking_status")
 
     def dismissed(s: Session) -> None:
-        s.add(Referral(channel="other_la", received_on=date(2026, 10, 10), triage_status="dismissed",
-                       reason="Moved into the area from Leeds", created_by="tester"))  # fmt: skip
+        s.add(Referral(channel="other_la", received_on=date(2026, 10, 10),
+                       triage_status="dismissed", reason="Moved into the area from Leeds",
+                       created_by="tester"))  # fmt: skip
 
     on(at(2026, 10, 10), dismissed)
     move("A", at(2026, 10, 12), "assessing_needs")
@@ -166,9 +169,9 @@ def build(settings: Settings, engine: Engine) -> dict[str, int]:
         s, settings, ids["B"], flag="vemt", reason="Possible exploitation",
         review_on=date(2026, 12, 14), actor="tester"))  # fmt: skip
     move("A", at(2026, 11, 2), "securing_place")
+    moved = "Family moved out; new address believed to be in Sunderland, not confirmed"
     open_case("E", at(2026, 11, 2), forename="Eve", channel="email", sex="F",
-              dob=date(2014, 2, 2), urgency="urgent",
-              reason="Family moved out; new address believed to be in Sunderland, not confirmed")  # fmt: skip
+              dob=date(2014, 2, 2), urgency="urgent", reason=moved)  # fmt: skip
     allocate("E", at(2026, 11, 2, 11), "olivia")
     move("E", at(2026, 11, 3), "locating")
     move("E", at(2026, 11, 9), "moved_out_tracking")

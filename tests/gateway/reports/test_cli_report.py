@@ -21,9 +21,7 @@ def test_caseload_csv_to_stdout(world: World, cli) -> None:
     result = cli("report", "caseload", "--format", "csv")
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert [r["reference"] for r in rows] == [
-        f"CME-{world.ids[k]}" for k in ("E", "B", "C")
-    ]
+    assert [r["reference"] for r in rows] == [f"CME-{world.ids[k]}" for k in ("E", "B", "C")]
     urgent = cli("report", "caseload", "--urgent", "--officer", "olivia")
     assert urgent.exit_code == 0
     assert len(list(csv.DictReader(io.StringIO(urgent.stdout)))) == 1

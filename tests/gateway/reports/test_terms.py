@@ -42,9 +42,8 @@ def test_term_dates_are_configurable_and_checked() -> None:
         load_settings({"CME_REPORTS_SUMMER_START": "12-01"})
     with pytest.raises(SettingsError, match="increasing"):
         load_settings({"CME_REPORTS_TIME_MISSING_BANDS": "28,14"})
-    assert load_settings({"CME_REPORTS_TIME_MISSING_BANDS": "7, 14"}).reports.time_missing_bands == (
-        7, 14,
-    )  # fmt: skip
+    bands = load_settings({"CME_REPORTS_TIME_MISSING_BANDS": "7, 14"}).reports.time_missing_bands
+    assert bands == (7, 14)
 
 
 @pytest.mark.parametrize(

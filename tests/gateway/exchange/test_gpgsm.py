@@ -508,3 +508,15 @@ def _file(g: Gpgsm, data: bytes) -> Path:
     path = g.home / "message.bin"
     path.write_bytes(data)
     return path
+
+
+def test_without_gpgsm_ci_fails_and_a_workstation_skips(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing to find there
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="GPGSM UNAVAILABLE"):
+        _require_gpgsm()
+    monkeypatch.setenv("CI", "1")
+    with pytest.raises(pytest.fail.Exception, match="GPGSM UNAVAILABLE"):
+        _require_gpgsm()

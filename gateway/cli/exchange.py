@@ -18,7 +18,7 @@ from gateway.exchange import monitoring as monitoring_service
 from gateway.exchange import partners as partner_service
 from gateway.exchange import service, working
 from gateway.exchange.errors import ExchangeError
-from gateway.exchange.keys import init_keys, load_identity
+from gateway.exchange.keys import init_keys, load_anchor, load_identity
 from gateway.exchange.outbound import dead_letters
 from gateway.users import Role
 
@@ -49,7 +49,8 @@ def keys() -> None:
 @one_line_errors
 @acting_user(Role.ADMIN)
 def keys_init(csr: bool, days: int) -> None:
-    """Make an RSA 3072 key and a self-signed S/MIME certificate in $CME_HOME/keys/."""
+    """Make an RSA 3072 key and an S/MIME certificate in $CME_HOME/keys/, issued by a
+    one-off anchor (exchange-ca.crt) that partners' mail clients can trust."""
     s = settings()
     email = s.outbox.from_address
     cert = init_keys(
@@ -64,13 +65,27 @@ def keys_init(csr: bool, days: int) -> None:
 
 @keys.command("export-cert")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file.")
+@click.option(
+    "--anchor",
+    is_flag=True,
+    help="Also the anchor that issued it, for a partner's mail client to trust (docs/partners.md).",
+)
 @one_line_errors
 @no_user
-def keys_export(out: Path | None) -> None:
-    """Print (or write) our certificate in PEM, for partners to pin."""
+def keys_export(out: Path | None, anchor: bool) -> None:
+    """Print (or write) our certificate in PEM, for partners to pin (with --anchor, the
+    issuing anchor too, as a mail client imports it)."""
     s = settings()
     identity = load_identity(s.keys_dir)
     pem = identity.certificate.public_bytes(serialization.Encoding.PEM)
+    if anchor:
+        issuer = load_anchor(s.keys_dir)
+        if issuer is None:
+            raise click.ClickException(
+                "our certificate was not issued by a local anchor (it is self-signed or "
+                "from a CA): give partners the certificate alone"
+            )
+        pem += issuer.public_bytes(serialization.Encoding.PEM)
     days_left = (identity.certificate.not_valid_after_utc - utcnow()).days
     if days_left <= s.exchange.cert_expiry_warning_days:
         click.echo(f"warning: our certificate expires in {days_left} days", err=True)

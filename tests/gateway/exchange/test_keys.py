@@ -61,3 +61,16 @@ def test_no_anchor_for_a_certificate_it_did_not_issue(tmp_path: Path) -> None:
     assert load_anchor(keys) is None
     (keys / ANCHOR_FILE).unlink()
     assert load_anchor(keys) is None
+
+
+def test_export_cert_with_its_anchor_for_a_mail_client(cme_home, cli) -> None:  # type: ignore[no-untyped-def]
+    from cryptography import x509
+
+    cli.add_user("ada", "admin")
+    assert cli("keys", "init", as_user="ada").exit_code == 0
+    out = cli("keys", "export-cert", "--anchor")
+    assert out.exit_code == 0, out.output
+    certs = x509.load_pem_x509_certificates(out.output.encode())
+    assert len(certs) == 2
+    leaf, anchor = certs
+    leaf.verify_directly_issued_by(anchor)

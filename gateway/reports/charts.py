@@ -76,6 +76,11 @@ def _clean(svg: str, key: str, title: str, description: str) -> str:
         parent = el.getparent()
         if parent is not None:
             parent.remove(el)
+    # pygal's own ids (its legends' "activate-serie-0") would repeat on a page of charts.
+    for el in root.iter():
+        own = el.get("id")
+        if own and not own.startswith(chart_id):
+            el.set("id", f"{chart_id}-{own}")
     root.set("id", chart_id)
     root.set("role", "img")
     root.set("aria-labelledby", f"{chart_id}-title {chart_id}-desc")

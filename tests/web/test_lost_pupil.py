@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from gateway.models.audit import AuditEntry
+from gateway.models.exchange import Disclosure
 from lost_pupil.tokens import issue_token, revoke_tokens
 from tests.fixtures import ctf_gen as g
 from tests.web.conftest import WebClient, WebEnv
@@ -27,7 +28,11 @@ def _upload(client: WebClient, data: bytes, token: str | None):
 def _actions(web: WebEnv) -> list[tuple[str, str]]:
     with web.session() as s:
         rows = s.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars()
-        return [(e.action, e.actor) for e in rows if e.action.startswith("lost_pupil.")]
+        return [
+            (e.action, e.actor)
+            for e in rows
+            if e.action.startswith(("lost_pupil.", "disclosure.ctf_download"))
+        ]
 
 
 def test_school_uploads_with_its_token_and_officer_finds_and_downloads(web, client):
@@ -61,8 +66,12 @@ def test_school_uploads_with_its_token_and_officer_finds_and_downloads(web, clie
         ("lost_pupil.upload", "school:8073000"),
         ("lost_pupil.search", "olivia"),
         ("lost_pupil.view", "olivia"),
-        ("lost_pupil.download", "olivia"),
+        # The whole file left the system: the disclosure register says so (and audits it).
+        ("disclosure.ctf_download", "olivia"),
     ]
+    with web.session() as s:
+        [row] = s.execute(select(Disclosure)).scalars().all()
+        assert (row.kind, row.channel, row.actor) == ("ctf_download", "download", "olivia")
 
 
 def test_upload_without_a_valid_token_is_refused(web, client):

@@ -13,7 +13,7 @@ from gateway.models.case import Case
 from gateway.models.referral import Referral
 from gateway.reports import sources
 from gateway.reports.errors import ReportError
-from gateway.reports.formats import Document, Table, cell, csv_text
+from gateway.reports.formats import Document, Table, csv_text, words
 from gateway.settings import Settings
 
 NAME = "caseload"
@@ -213,7 +213,7 @@ COLUMNS = (
 
 def _escalations(row: CaseloadRow) -> str:
     return "; ".join(
-        e.label + (f" (since {e.since.isoformat()})" if e.since else "") for e in row.escalations
+        e.label + (f" (since {words(e.since)})" if e.since else "") for e in row.escalations
     )
 
 
@@ -250,7 +250,7 @@ def to_csv(report: Caseload) -> str:
 
 def to_document(report: Caseload) -> Document:
     filters = report.filters
-    parts = [f"open cases on {report.on.isoformat()}"]
+    parts = [f"open cases on {words(report.on)}"]
     if filters.officer:
         parts.append(f"officer: {filters.officer}")
     if filters.status:
@@ -259,8 +259,8 @@ def to_document(report: Caseload) -> Document:
         parts.append("urgent and safeguarding only")
     tables = tuple(
         Table(
-            caption=f"{group.officer_name}: {len(group.rows)} cases, {group.changed} changed "
-            "since last week",
+            caption=f"{group.officer_name}: {len(group.rows)} "
+            f"case{'' if len(group.rows) == 1 else 's'}, {group.changed} changed since last week",
             columns=(
                 "Changed",
                 "Case",
@@ -277,17 +277,17 @@ def to_document(report: Caseload) -> Document:
                 (
                     "●" if r.changed_since_last_week else "",
                     r.reference,
-                    f"{r.child} ({cell(r.dob)})" if r.dob else r.child,
+                    f"{r.child} ({words(r.dob)})" if r.dob else r.child,
                     r.status_label,
                     str(r.days_open),
                     "; ".join((r.urgency_label, *r.flags)),
                     (
-                        f"{cell(r.last_action.at)[:10]}: {r.last_action.summary}"
+                        f"{words(r.last_action.at)}: {r.last_action.summary}"
                         if r.last_action
                         else ""
                     ),
                     (
-                        f"{r.next_action.label}, due {cell(r.next_action.due)}"
+                        f"{r.next_action.label}, due {words(r.next_action.due)}"
                         + (" (overdue)" if r.next_action.overdue else "")
                         if r.next_action
                         else ""
@@ -307,6 +307,6 @@ def to_document(report: Caseload) -> Document:
         tables=tables,
         notes=(
             f"{report.total} open cases. ● changed since last week: something was recorded on "
-            f"the case on or after {report.changed_since.isoformat()}.",
+            f"the case on or after {words(report.changed_since)}.",
         ),
     )

@@ -93,6 +93,14 @@ def cell(value: Any) -> str:
     return str(value)
 
 
+def words(value: date | datetime | None) -> str:
+    """A date as GOV.UK writes it ("3 December 2026"), for what a person reads."""
+    if value is None:
+        return ""
+    day = value.date() if isinstance(value, datetime) else value
+    return f"{day.day} {day:%B %Y}"
+
+
 def _text(value: Any) -> str | int:
     if value is None:
         return ""

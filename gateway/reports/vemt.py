@@ -19,7 +19,7 @@ from gateway.models.case import Case, TimelineEntry
 from gateway.models.casework import CaseStep
 from gateway.models.child import Child
 from gateway.reports import sources
-from gateway.reports.formats import Document, Table, cell, csv_text
+from gateway.reports.formats import Document, Table, csv_text, words
 from gateway.settings import Settings
 
 NAME = "vemt"
@@ -191,17 +191,17 @@ COLUMNS = (
 def _current(row: VemtRow) -> str:
     return "; ".join(
         e.label
-        + (f" since {cell(e.since)}" if e.since else "")
-        + (f", review {cell(e.review)}" if e.review else "")
+        + (f" since {words(e.since)}" if e.since else "")
+        + (f", review {words(e.review)}" if e.review else "")
         for e in row.escalations
     )
 
 
 def _history_text(row: VemtRow) -> str:
     return "; ".join(
-        f"{cell(e.at)[:10]} {e.what}"
+        f"{words(e.at)} {e.what}"
         + (f" ({e.reason})" if e.reason else "")
-        + (f", review {cell(e.review)}" if e.review else "")
+        + (f", review {words(e.review)}" if e.review else "")
         for e in row.history
     )
 
@@ -231,7 +231,7 @@ def to_csv(report: VemtList) -> str:
 def to_document(report: VemtList) -> Document:
     return Document(
         title="VEMT panel: long-term children missing education",
-        subtitle=f"as at {report.on.isoformat()}",
+        subtitle=f"as at {words(report.on)}",
         tables=(
             Table(
                 caption=f"{len(report.rows)} children",
@@ -249,7 +249,7 @@ def to_document(report: VemtList) -> Document:
                 rows=tuple(
                     (
                         r.reference,
-                        f"{r.child} ({r.dob.isoformat()})" if r.dob else r.child,
+                        f"{r.child} ({words(r.dob)})" if r.dob else r.child,
                         "" if r.age is None else str(r.age),
                         r.officer_name,
                         r.status_label,

@@ -21,7 +21,7 @@ from gateway.models.case import Case
 from gateway.models.matching import MatchDecision, Register, RegisterEntry
 from gateway.models.referral import Referral, Urgency
 from gateway.reports import sources
-from gateway.reports.formats import Document, Table, csv_text
+from gateway.reports.formats import Document, Table, csv_text, words
 from gateway.reports.terms import term_of
 from gateway.settings import Settings
 
@@ -222,7 +222,7 @@ def _ehe_rows(
         )
         if not concerns:
             continue
-        since = f" since {entry.from_date.isoformat()}" if entry.from_date else ""
+        since = f" since {words(entry.from_date)}" if entry.from_date else ""
         case_id = next((k for k in sorted(keys) if k > 0), None)
         rows.append(
             VulnerableRow(
@@ -300,7 +300,7 @@ def to_document(report: VulnerableList) -> Document:
             rows=tuple(
                 (
                     r.reference,
-                    f"{r.child} ({r.dob.isoformat()})" if r.dob else r.child,
+                    f"{r.child} ({words(r.dob)})" if r.dob else r.child,
                     r.year_group,
                     "; ".join(r.reasons),
                     "; ".join(r.also_with),
@@ -316,7 +316,7 @@ def to_document(report: VulnerableList) -> Document:
     )
     return Document(
         title="Vulnerable pupils: weekly inclusion meeting",
-        subtitle=f"as at {report.on.isoformat()}",
+        subtitle=f"as at {words(report.on)}",
         tables=tables,
         notes=(
             f"{len(report.rows)} children. On the EHE register with concerns: a current EHE "

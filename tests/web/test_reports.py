@@ -252,7 +252,7 @@ def test_the_caseload_as_csv_pdf_and_print_view(
     resp = olivia.raw.get("/reports/caseload.pdf?officer=oscar")
     assert _filename(resp) == "caseload-2026-12-07.pdf"
     text = _pdf_text(resp)
-    assert "Weekly caseload" in text and "Oscar Officer: 1 cases" in text
+    assert "Weekly caseload" in text and "Oscar Officer: 1 case," in text
     assert f"CME-{ids['B']}" in text and "TESTCHILD, Ben" in text
     assert f"CME-{ids['E']}" not in text
 

@@ -79,9 +79,9 @@ def test_caseload_filters_and_its_csv(world: World) -> None:
         (f"CME-{ids['C']}", "Not allocated", "yes"),
     ]
     assert rows[1]["next_action_due"] == "2026-09-28"
-    assert rows[1]["escalations"] == "Referred to the VEMT panel (since 2026-10-20)"
+    assert rows[1]["escalations"] == "Referred to the VEMT panel (since 20 October 2026)"
     html = document_html(caseload.to_document(full), "Redcar and Cleveland", TODAY)
-    assert "Oscar Officer: 1 cases, 0 changed since last week" in html
+    assert "Oscar Officer: 1 case, 0 changed since last week" in html
 
 
 def test_every_run_is_audited_without_child_data(world: World) -> None:
@@ -118,7 +118,7 @@ def test_vulnerable_list_says_which_team_each_child_sits_with(world: World) -> N
     ]
     g = report.rows[-1]
     assert g.reasons == (
-        "On the EHE register with concerns since 2026-10-01",
+        "On the EHE register with concerns since 1 October 2026",
         "Referred as a safeguarding concern",
     )
     b = report.rows[0]
@@ -151,8 +151,8 @@ def test_vemt_lists_long_term_children_with_their_escalation_history(world: Worl
     assert c.history == ()
     rows = _rows(vemt.to_csv(report))
     assert rows[0]["escalation_history"] == (
-        "2026-10-20 Escalated: Referred to the VEMT panel (Possible exploitation), "
-        "review 2026-12-14"
+        "20 October 2026 Escalated: Referred to the VEMT panel (Possible exploitation), "
+        "review 14 December 2026"
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from gateway import audit
@@ -20,7 +21,7 @@ from gateway.exchange.errors import ExchangeError
 from gateway.exchange.labels import CHANNELS, DOC_TYPES, REPLY_HINTS, REPLY_STATUSES
 from gateway.timers import local_today
 from web.access import require_user
-from web.db import db, settings
+from web.db import db, engine, settings
 from web.exchange_forms import AnswerForm, read_reason
 from web.form_errors import FormErrors
 
@@ -36,13 +37,23 @@ def _today() -> date:
     return local_today(settings(), utcnow()).date()
 
 
+def _count_waiting(session: Session) -> int:
+    return answers.count_waiting(session).total + dead_letters.count_dead(session)
+
+
 def _waiting() -> int | None:
     """What waits in the exchange (proposals and dead letters), for the navigation."""
     try:
         session = db()
-        return answers.count_waiting(session).total + dead_letters.count_dead(session)
+        if not session.in_transaction():
+            # As the triage count does: a short session of its own, holding no lock
+            # (SQLite) while the rest of the page is drawn.
+            with Session(engine()) as own:
+                return _count_waiting(own)
+        return _count_waiting(session)
     except SQLAlchemyError as exc:
         # Only on an error page drawn after the database failed: the menu goes without it.
+        db().rollback()
         log.warning("exchange count unavailable", extra={"error": type(exc).__name__})
         return None
 
@@ -195,6 +206,13 @@ def _render_dead(errors: FormErrors) -> tuple[str, int] | str:
     user = require_user()
     session = db()
     letters = dead_letters.list_dead(session)
+    shown = {f"dead-{d.source}-{d.id}" for d in letters}
+    if any(e.field not in shown for e in errors.items):
+        # A message no longer on the list: the error points at the list's count instead.
+        moved = FormErrors()
+        for e in errors.items:
+            moved.add(e.field if e.field in shown else "dead-count", e.message)
+        errors = moved
     audit.record(
         session, actor=user.username, action="dead_letter.list", entity="dead_letter",
         entity_id=None, detail={"items": [f"{d.source}:{d.id}" for d in letters]},

@@ -209,7 +209,8 @@ def claim_pupil(pupil_id: int) -> WerkzeugResponse | tuple[str, int] | str:
         abort(404)
     except LostPupilError as exc:
         session.rollback()
-        errors.add("laestab", str(exc)[:1].upper() + str(exc)[1:])
+        # The boxes were checked above: what is left is about the record (claimed already).
+        errors.add("record", str(exc)[:1].upper() + str(exc)[1:])
         return _render_view(pupil_id, errors, form)
     audit.record(
         session, actor=user.username, action="lost_pupil.claim", entity="lost_pupil",

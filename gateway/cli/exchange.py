@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from gateway.cli.acting import acting_user, no_user, reads
 from gateway.cli.context import actor, echo_json, engine, settings, unit_of_work
 from gateway.db import utcnow
+from gateway.exchange import dead_letters as dead_queue
 from gateway.exchange import monitoring as monitoring_service
 from gateway.exchange import partners as partner_service
 from gateway.exchange import service, working
@@ -281,6 +282,31 @@ def exchange_reject(proposal_id: int, reason: str) -> None:
     with unit_of_work() as (_s, session):
         working.reject(session, proposal_id, actor(), reason)
     click.echo(f"proposal {proposal_id} rejected")
+
+
+@exchange.command("resend")
+@click.argument("source", type=click.Choice([x.value for x in dead_queue.Source]))
+@click.argument("item_id", type=int)
+@one_line_errors
+@acting_user()
+def exchange_resend(source: str, item_id: int) -> None:
+    """Put a dead letter (an exchange message or an outbox email) back in the queue."""
+    with unit_of_work() as (s, session):
+        letter = dead_queue.resend(session, s, dead_queue.Source(source), item_id, actor())
+    click.echo(f"{letter.what} to {letter.to}: back in the queue")
+
+
+@exchange.command("abandon")
+@click.argument("source", type=click.Choice([x.value for x in dead_queue.Source]))
+@click.argument("item_id", type=int)
+@click.option("--reason", required=True, help="Why it will not be sent (it stays on record).")
+@one_line_errors
+@acting_user()
+def exchange_abandon(source: str, item_id: int, reason: str) -> None:
+    """Give up on a dead letter, with the reason (on the case's timeline, audited)."""
+    with unit_of_work() as (_s, session):
+        letter = dead_queue.abandon(session, dead_queue.Source(source), item_id, reason, actor())
+    click.echo(f"{letter.what} to {letter.to}: abandoned")
 
 
 @exchange.command("list")

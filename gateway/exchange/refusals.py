@@ -15,6 +15,7 @@ from gateway.models.exchange import ExchangePartner, QuarantinedMessage
 
 PAGE_SIZE = 50
 _HEX_ROW = 16
+_TEXT_ROW = 32
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,14 @@ class Refused:
 class RefusedDetail:
     refused: Refused
     prefix_size: int
-    #: The stored first bytes as offset / hex / printable ASCII lines, and as escaped text.
+    #: The stored first bytes as offset / hex / printable ASCII lines, and as escaped text
+    #: (a line per 32 bytes, so a page never grows sideways).
     hex_lines: tuple[str, ...]
-    escaped: str
+    escaped_lines: tuple[str, ...]
+
+    @property
+    def escaped(self) -> str:
+        return "".join(self.escaped_lines)
 
 
 def _refused(row: QuarantinedMessage, names: dict[str, str]) -> Refused:
@@ -114,6 +120,5 @@ def show_refused(session: Session, refused_id: int, actor: str) -> RefusedDetail
         entity_id=refused_id, detail={"sha256": row.sha256},
     )  # fmt: skip
     prefix = bytes(row.prefix or b"")
-    return RefusedDetail(
-        _refused(row, _names(session)), len(prefix), hex_dump(prefix), escaped_text(prefix)
-    )
+    lines = tuple(escaped_text(prefix[i : i + _TEXT_ROW]) for i in range(0, len(prefix), _TEXT_ROW))
+    return RefusedDetail(_refused(row, _names(session)), len(prefix), hex_dump(prefix), lines)

@@ -15,7 +15,7 @@ from gateway.cases.queries import get_case
 from gateway.cases.workflow import CLOSED
 from gateway.db import utcnow
 from gateway.exchange.errors import ExchangeError
-from gateway.exchange.labels import DISCLOSED, SEXES, label
+from gateway.exchange.labels import DISCLOSED, REPLY_STATUSES, SEXES, label
 from gateway.exchange.outbound import _disclosed_items, delivery_route, new_header, queue_document
 from gateway.exchange.partners import Partner
 from gateway.exchange.records import (
@@ -334,7 +334,8 @@ def on_document(
                 session,
                 row.case_id,
                 "exchange",
-                f"Reply from LA {partner.la_code}: {o.status.value} (awaiting your confirmation)",
+                f"Answer from LA {partner.la_code}: {label(REPLY_STATUSES, o.status.value)} "
+                "(awaiting your approval under Exchange)",
                 f"exchange:{partner.la_code}",
                 doc,
             )

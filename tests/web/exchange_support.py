@@ -44,9 +44,13 @@ def our_identity() -> tuple[Identity, bytes]:
     return ours, anchor.public_bytes(serialization.Encoding.PEM)
 
 
-@cache
 def partner_identity(la: str, kind: str = "valid") -> Identity:
     """A partner's identity: `valid`, `expired`, or `soon` (expires in 10 days)."""
+    return _identity(la, kind)
+
+
+@cache
+def _identity(la: str, kind: str) -> Identity:
     if kind == "expired":
         return make_identity(la, expired=True)
     if kind == "soon":

@@ -59,9 +59,7 @@ def test_partners_by_name_and_code_an_expired_one_cannot_be_chosen(
     assert labels == ["Test LA 805 (805)", "Test LA 806 (806)", "Test LA 808 (808)"]
     [expired] = page.doc.xpath("//input[@value='808']")
     assert expired.get("disabled") is not None
-    assert "Cannot be chosen: its certificate expired on" in page.text(
-        "//div[@data-partner='808']"
-    )
+    assert "Cannot be chosen: its certificate expired on" in page.text("//div[@data-partner='808']")
     assert page.doc.xpath("//input[@value='806']")[0].get("disabled") is None
     assert "Their certificate expires on" in page.text("//div[@data-partner='805']")
     assert CHANNELS["https"] in page.text("//div[@data-partner='806']")
@@ -119,7 +117,9 @@ def test_check_before_you_send_shows_the_fields_and_basis_and_sends_nothing(
     shown = [k for k in _disclosed(check) if k != "Our reference"]
     assert sorted(shown) == sorted(DISCLOSED[i] for i in disclosure.data_items)
     page = officer.get(f"/cases/{case_id}")
-    assert "Enquiry sent to Test LA 806" in page.text("//div[contains(@class,'govuk-notification-banner')]")
+    assert "Enquiry sent to Test LA 806" in page.text(
+        "//div[contains(@class,'govuk-notification-banner')]"
+    )
 
 
 def test_a_partner_without_https_is_asked_by_secure_email(

@@ -126,3 +126,28 @@ def test_monitoring_on_the_command_line(cme_home: Path, cli) -> None:
     stopped = cli("monitoring", "stop", case_id, "--reason", "left the country")
     assert stopped.exit_code == 0, stopped.output
     assert json.loads(cli("monitoring", "list", "--json").output) == []
+
+
+def test_a_dead_letter_is_resent_or_abandoned_on_the_command_line(cme_home: Path, cli) -> None:
+    settings = load_settings()
+    engine = make_engine(str(settings.core.database_url))
+    with Session(engine, expire_on_commit=False) as s:
+        case_id = _monitored_case(s, settings)
+        first = _queued_status_request(s, case_id)
+        second = _queued_status_request(s, case_id)
+        for row_id in (first, second):
+            row = s.get(ExchangeMessage, row_id)
+            assert row is not None
+            row.status, row.attempts, row.last_error = "dead", 8, "connection refused"
+        s.commit()
+    engine.dispose()
+    assert cli("exchange", "resend", "exchange", first).exit_code == 0
+    refused = cli("exchange", "abandon", "exchange", second, "--reason", " ")
+    assert refused.exit_code != 0
+    assert cli("exchange", "abandon", "exchange", second, "--reason", "LA closed").exit_code == 0
+    engine = make_engine(str(settings.core.database_url))
+    with Session(engine) as s:
+        again, gone = s.get(ExchangeMessage, first), s.get(ExchangeMessage, second)
+        assert again is not None and again.status == "queued"
+        assert gone is not None and gone.status == "abandoned"
+    engine.dispose()

@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "due": "gateway.cli.cases:due",
     "audit": "gateway.cli.audit_cmd:audit",
     "disclosures": "gateway.cli.disclosures:disclosures",
+    "sar": "gateway.cli.sar:sar",
     "outbox": "gateway.cli.outbox_cmd:outbox",
     "users": "gateway.cli.users:users",
     "parse": "gateway.cli.parse:parse",
@@ -34,12 +35,45 @@ COMMANDS: dict[str, str] = {
     "match": "gateway.cli.match:match",
     "roll": "gateway.cli.match:roll",
     "ehe": "gateway.cli.match:ehe",
-    "keys": "gateway.cli.exchange:keys",
+    "keys": "gateway.cli.raw_keys:keys",  # the exchange's group, plus `keys rotate`
     "partners": "gateway.cli.exchange:partners",
     "enquiry": "gateway.cli.exchange:enquiry",
     "exchange": "gateway.cli.exchange:exchange",
     "monitoring": "gateway.cli.exchange:monitoring_group",
     "report": "gateway.cli.report:report",
+    "retention": "gateway.cli.retention:retention",
+}
+
+#: Each command's one-line help, so `cme --help` lists them without importing any.
+SUMMARIES: dict[str, str] = {
+    "init": "Create the data home (CME_HOME, default ./var): database, keys, stores.",
+    "run": "Run the service: job worker, SMTP intake, IMAP poller (if on), web console.",
+    "demo": "Load a demo caseload of invented children (LA 807 and its neighbours) and...",
+    "referral": "Log referrals.",
+    "cases": "List and show cases.",
+    "case": "Work one case: move, close, reopen, escalate, record enquiries.",
+    "due": "Deadlines due and overdue.",
+    "audit": "The audit log.",
+    "disclosures": "What child data left the system: to whom, on what basis, by which channel.",
+    "sar": "Subject access requests.",
+    "outbox": "Letters and messages waiting to be sent.",
+    "users": "Console users: who may sign in, with which role.",
+    "parse": "Read a referral FILE (.eml, .html, .txt or .docx) and print the draft as JSON.",
+    "intake": "Push raw messages (.eml) through the intake path; one JSON line per file.",
+    "quarantine": "Messages held back for an officer: list, show, retry, release.",
+    "ctf": "Common Transfer Files: the lost-pupil store's input.",
+    "lost-pupils": "The lost-pupil store: find where a missing child went.",
+    "triage": "Referrals awaiting triage: list, show, open, attach, dismiss.",
+    "match": "Match referrals against lost pupils, cases, school rolls and the EHE register.",
+    "roll": "School rolls: who is on which school's roll (step 3: educational status).",
+    "ehe": "The elective home education register.",
+    "keys": "Our LA's exchange key and S/MIME certificate.",
+    "partners": "The directory of partner LAs and their pinned certificates.",
+    "enquiry": "Enquiries to other LAs' CME leads.",
+    "exchange": "Exchange messages: deliveries, proposals waiting for you, dead letters.",
+    "monitoring": "Children who moved to another LA, monitored until registered at a school.",
+    "report": "Print or save a report: the weekly caseload, the vulnerable pupils list, the...",
+    "retention": "How long records are kept ([retention]): what is due, legal holds, disposal.",
 }
 
 
@@ -49,6 +83,13 @@ class CmeGroup(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*COMMANDS, *self.commands})
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # From the summaries: listing the commands imports none of them (a fast --help).
+        rows = [(name, SUMMARIES.get(name, "")) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.commands:

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from gateway import audit, console_sessions
@@ -276,23 +276,29 @@ def seal_clear_totp_secrets(engine: Engine, vault: TotpVault) -> int:
 
 @dataclass(frozen=True)
 class ViewRecord:
+    """One person who viewed a record: when they last did, and how many times."""
+
     actor: str
     at: datetime
-    action: str
+    views: int
 
 
 def who_viewed(
     session: Session, entity: str, entity_id: int | str, limit: int = 50
 ) -> list[ViewRecord]:
-    """The most recent views of a record by console users, newest first, from the audit log."""
+    """The distinct people who viewed a record, each with their last view, most recent first
+    (one row per person, however many page loads), from the audit log."""
+    last = func.max(AuditEntry.at).label("last")
     rows = session.execute(
-        select(AuditEntry.actor, AuditEntry.at, AuditEntry.action)
+        select(AuditEntry.actor, last, func.count(AuditEntry.id))
         .where(
             AuditEntry.entity == entity,
             AuditEntry.entity_id == str(entity_id),
             AuditEntry.action.like("%.view"),
         )
-        .order_by(AuditEntry.id.desc())
+        .group_by(AuditEntry.actor)
+        # The newest entry first: entries keep whole seconds, ids are in order.
+        .order_by(func.max(AuditEntry.id).desc())
         .limit(limit)
     )
-    return [ViewRecord(actor, at, action) for actor, at, action in rows]
+    return [ViewRecord(actor, at, int(n)) for actor, at, n in rows]

@@ -126,6 +126,11 @@ def _finish(
     row.case_id = case_id
     row.reason = reason
     row.dispatched_at = utcnow()
+    # Ids and codes only: the reason can quote the message.
+    log.info(
+        "intake: message dispatched",
+        extra={"raw_id": row.id, "outcome": outcome.value, "case_id": case_id},
+    )
     return DispatchResult(row.id, outcome, case_id, reason)
 
 

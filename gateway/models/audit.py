@@ -26,5 +26,9 @@ class AuditEntry(Base):
     # "sha256" (unkeyed, written before the chain was keyed) or "hmac-sha256".
     scheme: Mapped[str] = mapped_column(String(12), default="sha256", server_default="sha256")
 
-    # "Who viewed this case" reads by entity; the log only grows.
-    __table_args__ = (Index("ix_audit_log_entity", "entity", "entity_id"),)
+    # "Who viewed this case" reads by entity, "what did this user open" by actor (newest
+    # first); the log only grows.
+    __table_args__ = (
+        Index("ix_audit_log_entity", "entity", "entity_id"),
+        Index("ix_audit_log_actor", "actor", "id"),
+    )

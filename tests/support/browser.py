@@ -100,11 +100,19 @@ class Watch:
     documents: list[tuple[str, int]] = field(default_factory=list)
     loaded: list[str] = field(default_factory=list)
     checked: list[str] = field(default_factory=list)
+    #: Every URL the page requested, and each redirect's target, in order (searched for
+    #: children's names when the test ends: none may appear in a URL).
+    requested: list[str] = field(default_factory=list)
+    #: URLs that answered with a file to save: their navigation ends "aborted", as it should.
+    downloads: set[str] = field(default_factory=set)
+    aborted: list[tuple[str, str]] = field(default_factory=list)
     shots: int = 0
 
     def attach(self, page: Page) -> None:
         page.on("console", self._on_console)
         page.on("pageerror", lambda exc: self.problems.append(f"uncaught script error: {exc}"))
+        page.on("request", lambda request: self.requested.append(request.url))
+        page.on("download", lambda download: self.downloads.add(download.url))
         page.on("requestfailed", self._on_request_failed)
         page.on("response", lambda resp: self._on_response(page, resp))
         page.on("load", lambda p: self.loaded.append(_strip_fragment(p.url)))
@@ -114,11 +122,17 @@ class Watch:
             self.console.append((msg.text, str(msg.location.get("url", ""))))
 
     def _on_request_failed(self, request: Request) -> None:
+        if request.failure == "net::ERR_ABORTED":
+            self.aborted.append((request.url, f"{request.method} {request.url}"))
+            return
         self.problems.append(f"request failed: {request.method} {request.url}: {request.failure}")
 
     def _on_response(self, page: Page, resp: Response) -> None:
         if resp.status >= 400:
             self.failed.append((resp.url, resp.status))
+        location = resp.headers.get("location")
+        if location:
+            self.requested.append(location)
         redirect = 300 <= resp.status < 400
         if resp.request.is_navigation_request() and resp.frame == page.main_frame and not redirect:
             self.documents.append((_strip_fragment(resp.url), resp.status))
@@ -127,6 +141,11 @@ class Watch:
         """What went wrong so far, less the error statuses the test expected."""
         allowed_urls = {url for url, _ in self.allowed}
         found = list(self.problems)
+        found += [
+            f"request failed: {what}: net::ERR_ABORTED"
+            for url, what in self.aborted
+            if url not in self.downloads
+        ]
         found += [
             f"HTTP {status} for {url}"
             for url, status in self.failed
@@ -152,7 +171,7 @@ class Watch:
 
     def consume(self) -> None:
         """Drop the problems recorded so far (once a failure has reported them)."""
-        for recorded in (self.problems, self.failed, self.console):
+        for recorded in (self.problems, self.failed, self.console, self.aborted):
             recorded.clear()
 
     def forget(self) -> None:
@@ -399,6 +418,7 @@ def page_fixture(
             "page(s) loaded but never checked, call check_page(page) after each: "
             + ", ".join(unchecked)
         )
+    problems += _names_in_urls(request, w.requested)
     if problems:
         pytest.fail(
             "the browser reported problems:\n  "
@@ -406,3 +426,17 @@ def page_fixture(
             + f"\nscreenshots: {folder}",
             pytrace=False,
         )
+
+
+def _names_in_urls(request: pytest.FixtureRequest, urls: list[str]) -> list[str]:
+    """A child's name in a URL ends up in browser history, proxy and server logs: none may
+    appear in any URL the test's browser requested (or was redirected to)."""
+    from tests.support.leaks import children_named_in, found_in
+
+    web = request.getfixturevalue("web")
+    names = children_named_in(web.engine)
+    return [
+        f"a child's name ({', '.join(found)}) in a URL: {url}"
+        for url in dict.fromkeys(urls)
+        if (found := found_in(url, names))
+    ]

@@ -21,8 +21,10 @@ from web import (
     account,
     admin,
     allocation,
+    audit_views,
     auth,
     cases,
+    casework,
     csrf,
     dashboard,
     disclosures,
@@ -38,6 +40,8 @@ from web import (
     printing,
     quarantine,
     refer,
+    reports,
+    sar,
     triage,
 )
 from web.db import close_db
@@ -140,5 +144,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Flask:
     app.register_blueprint(disclosures.bp)
     app.register_blueprint(exchange_console.bp)
     app.register_blueprint(enquiries.bp)
+    app.register_blueprint(casework.bp)
+    app.register_blueprint(audit_views.bp)
+    app.register_blueprint(sar.bp)
+    app.register_blueprint(reports.bp)
     # Blueprints of other areas register here, one line each.
     return app

@@ -20,6 +20,8 @@ from gateway.cases.workflow import CLOSED, WorkflowError, load_workflow
 from gateway.matching.review import ref_label
 from gateway.users import Role, who_viewed
 from web.access import require_user
+from web.casework_display import case_work
+from web.casework_forms import sentence
 from web.child_form import SEXES, ChildForm, year_group_choices
 from web.db import db, engine, settings
 from web.form_errors import FormErrors
@@ -126,6 +128,7 @@ def case_view(case_id: int) -> str:
         is_closed=case.status == CLOSED,
         labels=labels,
         ref_label=ref_label,
+        work=case_work(page, wf.escalations, settings().core.timezone),
     )
 
 
@@ -285,7 +288,8 @@ def case_close(case_id: int) -> Response | tuple[str, int] | str:
                 session.commit()
             except WorkflowError as exc:
                 session.rollback()
-                errors.add(_field_for(str(exc)), str(exc).capitalize())
+                # As written: capitalize() would lower the agencies' names it lists.
+                errors.add(_field_for(str(exc)), sentence(str(exc)))
             except StaleDataError:
                 session.rollback()
                 _conflict(errors, "outcome")

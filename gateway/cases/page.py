@@ -1,5 +1,6 @@
 """Everything the case page shows, in one call: the case, its timeline (replies readable,
-new ones marked), enquiries, new facts to accept, stored match candidates and viewers.
+new ones marked), enquiries, new facts to accept, stored match candidates, the work
+recorded through the process (steps, onward referrals, letters to print) and viewers.
 
 Opening the page is a view of a child's record: it is audited, and the replies it shows are
 marked read by that officer (shown as new this once).
@@ -15,10 +16,14 @@ from sqlalchemy.orm import Session
 from gateway import audit
 from gateway.cases import queries
 from gateway.cases.facts import pending_facts
+from gateway.cases.onward import onward_referrals
+from gateway.cases.printed import letters_to_print
+from gateway.cases.steps import steps_of
 from gateway.db import utcnow
 from gateway.intake.content import MessageContent, read_content
 from gateway.matching.candidates import CandidateView, candidates_for
 from gateway.models.case import Case, CaseFact, EnquiryLogEntry, TimelineEntry
+from gateway.models.casework import CaseStep, OnwardReferral, PrintedLetter
 from gateway.models.intake import RawMessage
 from gateway.settings import Settings
 
@@ -41,6 +46,10 @@ class CasePage:
     enquiries: tuple[EnquiryLogEntry, ...]
     facts: tuple[CaseFact, ...]
     candidates: tuple[CandidateView, ...]
+    #: The work recorded through steps 3 to 7 (gateway.cases.steps), oldest first.
+    steps: tuple[CaseStep, ...] = ()
+    onward: tuple[OnwardReferral, ...] = ()
+    letters: tuple[PrintedLetter, ...] = ()
 
     @property
     def new_replies(self) -> int:
@@ -83,6 +92,9 @@ def open_case_page(
         enquiries=tuple(queries.enquiry_log(session, case.id)),
         facts=tuple(pending_facts(session, case.id)),
         candidates=tuple(found),
+        steps=tuple(steps_of(session, case.id)),
+        onward=tuple(onward_referrals(session, case.id)),
+        letters=tuple(letters_to_print(session, case.id)),
     )
 
 

@@ -181,6 +181,7 @@ class Desk:
             ).scalars()
         )
         span = max(end - start, timedelta(0))
+        flags = dict(case.escalations)
         for n, entry in enumerate(entries):
             share = n / (len(entries) - 1) if len(entries) > 1 else 0
             entry.at = start + span * share
@@ -188,10 +189,14 @@ class Desk:
                 step = self.session.get(CaseStep, int(entry.ref.removeprefix("step:")))
                 if step is not None and step.on > entry.at.date():
                     step.on = entry.at.date()
+                if step is not None and step.kind == "escalation" and step.outcome in flags:
+                    flags[str(step.outcome)] = {**flags[str(step.outcome)],
+                                                "since": entry.at.isoformat()}  # fmt: skip
             if entry.ref and entry.ref.startswith("onward:"):
                 onward = self.session.get(OnwardReferral, int(entry.ref.removeprefix("onward:")))
-                if onward is not None and hasattr(onward, "created_at"):
-                    onward.created_at = entry.at
+                if onward is not None:
+                    onward.sent_at = entry.at
+        case.escalations = flags
         case.created_at = start
         for referral in self.session.execute(
             select(Referral).where(Referral.case_id == case_id)

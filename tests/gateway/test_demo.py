@@ -21,7 +21,8 @@ from gateway.cases.workflow import CLOSED, load_workflow
 from gateway.cli.context import unit_of_work
 from gateway.db import utcnow
 from gateway.demo.marker import is_demo_home, read_mark, write_mark
-from gateway.models.case import Case, TimelineEntry
+from gateway.models.case import Case, EnquiryLogEntry, TimelineEntry
+from gateway.models.casework import CaseStep
 from gateway.models.exchange import ExchangeMessage, Monitoring, Proposal
 from gateway.models.matching import MatchCandidate
 from gateway.models.referral import Referral, TriageStatus
@@ -33,6 +34,10 @@ from tests.support.postgres import free_port
 
 SIGN_IN = re.compile(r"^  (officer|manager)\s+username (\S+)  password (\S+)$", re.MULTILINE)
 BANNER = "Demo data: every name here is invented."
+#: Steps 3 to 7 of the process, as gateway.cases.steps records them.
+STEP_KINDS = (
+    "status_check", "home_visit_request", "home_visit", "assessment", "admissions", "escalation",
+)  # fmt: skip
 
 
 def sign_ins(result: Result) -> dict[str, tuple[str, str]]:
@@ -58,6 +63,11 @@ def test_the_demo_loads_every_status_triage_history_and_its_sign_ins_work(
         assert statuses == set(workflow.statuses), set(workflow.statuses) - statuses
         outcomes = set(session.scalars(select(Case.outcome).where(Case.status == CLOSED)))
         assert len(outcomes) >= 8 and "no_trace" in outcomes
+        kinds_of_step = set(session.scalars(select(CaseStep.kind)))
+        assert kinds_of_step >= set(STEP_KINDS), set(STEP_KINDS) - kinds_of_step
+        assert session.scalar(select(func.count()).select_from(EnquiryLogEntry))
+        acknowledged = select(func.count()).select_from(Case)
+        assert session.scalar(acknowledged.where(Case.enquiries_complete_at.is_not(None)))
         flags = set()
         for escalations in session.scalars(select(Case.escalations).where(Case.status != CLOSED)):
             flags |= set(escalations)

@@ -18,6 +18,8 @@ MODULES = [
     "web",
     "console",
     "reports",
+    "sar",
+    "retention",
 ]
 
 

@@ -55,6 +55,10 @@ def init_home(settings: Settings) -> HomeReport:
         created.append("keys/flask_secret")
     if lost_pupil_store.create_key(settings.keys_dir / "lost_pupil.key"):
         created.append("keys/lost_pupil.key")
+    from gateway.intake import rawkeys  # the raw store's master key (encryption at rest)
+
+    if rawkeys.create(settings.keys_dir):
+        created.append(f"keys/{rawkeys.KEY_FILE}")
     if write_secret_file(settings.keys_dir / audit.KEY_FILE, secrets.token_hex(32).encode()):
         created.append(f"keys/{audit.KEY_FILE}")
     # Imported here: gateway.totp and gateway.users import gateway.errors, which imports us.

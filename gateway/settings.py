@@ -156,6 +156,28 @@ class LostPupil:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """How long records are kept before the daily disposal (gateway.retention.policy)."""
+
+    # A closed case: until the child's birthday of this age ...
+    case_age: int
+    # ... or a later one when a referral on the case carries the flag.
+    looked_after_age: int
+    child_protection_age: int
+    sen_ehcp_age: int
+    # A closed case with no date of birth: this many years after it closed.
+    no_dob_years: int
+    # Never sooner than this many years after closing (a mistyped date of birth).
+    min_years_after_close: int
+    # A referral dismissed at triage (it never became a case): days after the dismissal.
+    dismissed_referral_days: int
+    # A quarantined message an officer discarded: days after the discard; one still held
+    # (never resolved): days after it was quarantined.
+    quarantine_discarded_days: int
+    quarantine_held_days: int
+
+
+@dataclass(frozen=True)
 class Exchange:
     time_window_seconds: int
     retry_base_seconds: int
@@ -218,6 +240,7 @@ class Settings:
     exchange: Exchange
     limits: Limits
     reports: Reports
+    retention: Retention
     sources: tuple[str, ...] = field(default=(), compare=False)
 
     @property
@@ -408,6 +431,7 @@ def _validate(s: Settings) -> None:
         raise SettingsError("matching thresholds must satisfy 0 <= lower <= upper <= 1")
     _validate_limits(s.limits)
     _validate_reports(s.reports)
+    _validate_retention(s.retention)
     if s.smtp.relay and ":" not in s.smtp.relay:
         raise SettingsError("smtp.relay (CME_SMTP_RELAY) must be HOST:PORT")
     if s.smtp.require_starttls and not (s.smtp.tls_cert and s.smtp.tls_key):
@@ -479,3 +503,29 @@ def _validate_reports(r: Reports) -> None:
         raise SettingsError(
             "reports.long_term_days must be 1 or more and reports.complex_cases_max 0 or more"
         )
+
+
+def _validate_retention(r: Retention) -> None:
+    if not 1 <= r.case_age <= 120:
+        raise SettingsError(
+            f"retention.case_age (CME_RETENTION_CASE_AGE) must be an age in years, 1 to 120, "
+            f"not {r.case_age}"
+        )
+    for key in ("looked_after_age", "child_protection_age", "sen_ehcp_age"):
+        age = getattr(r, key)
+        if not r.case_age <= age <= 120:
+            raise SettingsError(
+                f"retention.{key} (CME_RETENTION_{key.upper()}) keeps a flagged case longer: "
+                f"an age from retention.case_age ({r.case_age}) to 120, not {age}"
+            )
+    if not 1 <= r.no_dob_years <= 120 or not 0 <= r.min_years_after_close <= 120:
+        raise SettingsError(
+            "retention.no_dob_years must be 1 to 120 years and retention.min_years_after_close "
+            "0 to 120"
+        )
+    for key in ("dismissed_referral_days", "quarantine_discarded_days", "quarantine_held_days"):
+        days = getattr(r, key)
+        if not 1 <= days <= 36_500:
+            raise SettingsError(
+                f"retention.{key} (CME_RETENTION_{key.upper()}) must be 1 to 36500 days, not {days}"
+            )

@@ -11,6 +11,7 @@ from gateway import audit_anchor, outbox
 from gateway.cases.service import send_due_progress_updates
 from gateway.db import session_scope
 from gateway.jobs import periodic
+from gateway.retention import dispose as _retention  # noqa: F401  (the daily disposal job)
 from gateway.settings import Settings
 
 

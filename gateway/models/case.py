@@ -40,7 +40,10 @@ class Case(Base):
     # the Attendance & Welfare referral or closure.
     on_roll: Mapped[dict[str, Any] | None] = mapped_column()
     # A duplicate merged into another case points at it (and is closed as a duplicate).
-    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    # A legal hold keeps the case past its retention date (gateway.retention), with why.
+    legal_hold: Mapped[bool] = mapped_column(default=False)
+    hold_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(default=1)

@@ -47,7 +47,7 @@ class OnwardReferral(Base):
     fields: Mapped[list[Any]] = mapped_column(default=list)
     reason: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
-    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"), index=True)
     sent_by: Mapped[str] = mapped_column(String(100))
     sent_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -60,7 +60,7 @@ class PrintedLetter(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"))
+    referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"), index=True)
     kind: Mapped[str] = mapped_column(String(40))
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)

@@ -104,7 +104,7 @@ class QuarantinedMessage(Base):
     peer: Mapped[str | None] = mapped_column(String(200))
     # The LA whose pinned certificate signed it; None: the sender was never authenticated.
     signer_la: Mapped[str | None] = mapped_column(String(3))
-    raw_ref: Mapped[str | None] = mapped_column(String(100))
+    raw_ref: Mapped[str | None] = mapped_column(String(100), index=True)
 
     @property
     def kept_whole(self) -> bool:

@@ -56,6 +56,9 @@ class RawMessage(Base):
     # Where the bytes live in the append-only raw store (see gateway.intake.rawstore).
     segment: Mapped[str] = mapped_column(String(120))
     offset: Mapped[int] = mapped_column(BigInteger)
+    # Sealed with its own data key (gateway.intake.rawkeys); False: a plaintext record
+    # written before the raw store was encrypted, until `cme keys rotate` re-encrypts it.
+    encrypted: Mapped[bool] = mapped_column(default=False)
     channel: Mapped[str] = mapped_column(String(10))
     envelope_from: Mapped[str | None] = mapped_column(String(320))
     envelope_to: Mapped[list[Any]] = mapped_column(default=list)

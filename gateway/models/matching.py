@@ -68,6 +68,8 @@ class MatchDecision(Base):
 
     __table_args__ = (
         UniqueConstraint("query_ref", "target_kind", "target_ref", name="uq_match_decisions_pair"),
+        # Retention finds what names a case or referral it disposes of.
+        Index("ix_match_decisions_target_ref", "target_ref"),
     )
 
 
@@ -105,4 +107,5 @@ class MatchCandidate(Base):
     __table_args__ = (
         UniqueConstraint("query_ref", "target_ref", name="uq_match_candidates_pair"),
         Index("ix_match_candidates_state_probability", "state", "probability"),
+        Index("ix_match_candidates_target_ref", "target_ref"),
     )

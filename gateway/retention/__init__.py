@@ -1,0 +1,1 @@
+"""Retention: how long each kind of record is kept, and the daily disposal of what is due."""

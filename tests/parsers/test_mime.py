@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import time
 from email.message import EmailMessage
 from email.policy import SMTP
 
@@ -93,10 +92,8 @@ def _nested(levels: int) -> bytes:
 
 @pytest.mark.parametrize("levels", [5, 40, 500, 3000])
 def test_deep_nesting_is_bounded(levels: int) -> None:
-    started = time.monotonic()
     msg = parse_message(_nested(levels))
     assert msg.subject == "deep"
-    assert time.monotonic() - started < 30  # a guard against hanging, not a benchmark
     if levels > 40:
         assert msg.defects
 

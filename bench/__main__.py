@@ -20,6 +20,7 @@ MODULES = [
     "reports",
     "sar",
     "retention",
+    "cli",
 ]
 
 

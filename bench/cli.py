@@ -1,0 +1,94 @@
+"""CLI start-up: the wall time of `cme --help` and of a database command (`cme cases list`,
+in a data home made by `cme init` with a few cases in it), each beside bare
+`python -c "import click"` measured in the same run. Each is a fresh process; the three
+are run in turn, the order rotated every round, so a busy moment falls on all of them
+alike. Median of N rounds (BENCH_CLI_ROUNDS, default 21). Goals: `--help` within 4x of
+bare click, a database command within 8x.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROUNDS = int(os.environ.get("BENCH_CLI_ROUNDS", "21"))
+N_CASES = int(os.environ.get("BENCH_CLI_CASES", "20"))
+GOALS = {"help": 4.0, "cases_list": 8.0}
+
+
+def emit(**fields: object) -> None:
+    print(json.dumps({"bench": "cli", **fields}), flush=True)
+
+
+def _cme() -> list[str]:
+    """The installed `cme` script beside this interpreter (as a user runs it)."""
+    script = Path(sys.executable).parent / "cme"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "import sys; from gateway.cli.main import cli; sys.exit(cli())"]
+
+
+def _run(argv: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def seed(cme: list[str], env: dict[str, str], tmp: Path) -> None:
+    """`cme init`, a first admin, and N_CASES referrals keyed in (each a case)."""
+
+    def cme_run(*args: str) -> None:
+        subprocess.run([*cme, *args], env=env, check=True, stdout=subprocess.DEVNULL)
+
+    password = tmp / "password"
+    password.write_text("timing-only-Kestrel-47-lantern\n", encoding="utf-8")
+    cme_run("init")
+    cme_run("users", "add", "bench", "--name", "Bench", "--role", "admin",
+            "--password-file", str(password))  # fmt: skip
+    for n in range(N_CASES):
+        cme_run(
+            "--as", "bench", "referral", "add", "--forename", f"Child{n:02d}",
+            "--surname", f"Benchmark{chr(65 + n % 26)}x",
+            "--dob", f"201{n % 10}-0{1 + n % 9}-1{n % 9}", "--sex", "MF"[n % 2],
+            "--postcode", f"TS10 {n % 9}AB", "--address-line1", f"{n} Invented Row",
+            "--reason", "Not seen at school since September.",
+            "--referrer-name", "A Teacher", "--referrer-email", "teacher@school.example",
+        )  # fmt: skip
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="cme-bench-cli-") as tmp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CME_")}
+        env["CME_HOME"] = str(Path(tmp) / "home")
+        cme = _cme()
+        seed(cme, env, Path(tmp))
+        commands = {
+            "click": [sys.executable, "-c", "import click"],
+            "help": [*cme, "--help"],
+            "cases_list": [*cme, "cases", "list"],
+        }
+        for argv in commands.values():  # warm: byte code written, files in the page cache
+            _run(argv, env)
+        times: dict[str, list[float]] = {name: [] for name in commands}
+        names = list(commands)
+        for r in range(ROUNDS):
+            for name in names[r % len(names) :] + names[: r % len(names)]:
+                times[name].append(_run(commands[name], env))
+    floor = statistics.median(times["click"])
+    emit(figure="bare_click_s", value=round(floor, 4), rounds=ROUNDS, cases=N_CASES)
+    for name, goal in GOALS.items():
+        median = statistics.median(times[name])
+        ratio = median / floor
+        emit(figure=f"{name}_s", value=round(median, 4), best=round(min(times[name]), 4),
+             bare_click_s=round(floor, 4), ratio=round(ratio, 2), goal_ratio=goal,
+             within_goal=ratio <= goal, rounds=ROUNDS)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

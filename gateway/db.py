@@ -126,18 +126,3 @@ def alembic_config(engine: Engine) -> Any:
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     cfg.attributes["engine"] = engine
     return cfg
-
-
-def all_metadata() -> list[MetaData]:
-    """Every table the migrations own: gateway's and the lost-pupil store's."""
-    import gateway.models  # noqa: F401  (registers the tables)
-
-    metas = [Base.metadata]
-    try:
-        import lost_pupil.models  # noqa: F401
-        from lost_pupil.db import Base as LostPupilBase
-
-        metas.append(LostPupilBase.metadata)
-    except ImportError:  # the lost-pupil package may not define tables yet
-        pass
-    return metas

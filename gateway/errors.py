@@ -8,14 +8,13 @@ from gateway.cases.inputs import InputError
 from gateway.cases.queries import NotFound
 from gateway.cases.workflow import WorkflowError
 from gateway.exchange.errors import ExchangeError
-from gateway.home import HomeError
 from gateway.settings import SettingsError
 from lost_pupil.errors import LostPupilError
 from parsers.errors import ParseError
 
 
 class UserError(ValueError):
-    """Any other input a person must correct."""
+    """Any other input a person must correct (gateway.home's HomeError is one)."""
 
 
 USER_ERRORS: tuple[type[Exception], ...] = (
@@ -25,7 +24,6 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     InputError,
     NotFound,
     WorkflowError,
-    HomeError,
     SettingsError,
     ParseError,
     ExchangeError,

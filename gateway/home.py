@@ -12,11 +12,12 @@ from sqlalchemy import Engine
 
 from gateway import audit, audit_anchor
 from gateway.db import make_engine, migrate
+from gateway.errors import UserError
 from gateway.settings import Settings, database_url
 from lost_pupil import store as lost_pupil_store
 
 
-class HomeError(RuntimeError):
+class HomeError(UserError, RuntimeError):
     """The data home is missing or unusable; the message says how to fix it."""
 
 
@@ -61,7 +62,7 @@ def init_home(settings: Settings) -> HomeReport:
         created.append(f"keys/{rawkeys.KEY_FILE}")
     if write_secret_file(settings.keys_dir / audit.KEY_FILE, secrets.token_hex(32).encode()):
         created.append(f"keys/{audit.KEY_FILE}")
-    # Imported here: gateway.totp and gateway.users import gateway.errors, which imports us.
+    # Imported here: only `cme init` needs them (start-up time of every other command).
     from gateway import totp, users
 
     if write_secret_file(totp.key_path(settings.keys_dir), totp.new_key()):

@@ -10,22 +10,29 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.db import utcnow
-from gateway.exchange.envelope import Opened, open_message, seal
+from gateway.exchange import working
+from gateway.exchange.envelope import Opened
 from gateway.exchange.errors import ExchangeError, UntrustedMessage
 from gateway.exchange.keys import Identity
-from gateway.exchange.partners import Partner, partner_for_certificate, trusted_certificates
+from gateway.exchange.partners import Partner
+from gateway.exchange.receipts import (
+    accept_receipt,
+    check_header,
+    make_receipt,
+    open_from_partner,
+    signer_of,
+)
 from gateway.exchange.records import (
     Channel,
     Direction,
     InboundOutcome,
     InStatus,
-    OutStatus,
     Verdict,
 )
 from gateway.models.exchange import ExchangeMessage, QuarantinedMessage
 from gateway.settings import Settings
 from parsers.errors import ParseError
-from parsers.exchange import Disposition, DocType, Document, parse_document, render_document
+from parsers.exchange import DocType, parse_document
 
 log = logging.getLogger(__name__)
 
@@ -84,64 +91,6 @@ def _held_whole(session: Session, sha256: str) -> bool:
     return found is not None
 
 
-def signer_of(session: Session, exc: UntrustedMessage) -> str | None:
-    """The LA of the pinned partner whose signature verified before the refusal, if any."""
-    if exc.signer is None:
-        return None
-    try:
-        return partner_for_certificate(session, exc.signer).la_code
-    except ExchangeError:
-        return None
-
-
-def _open(
-    session: Session, identity: Identity, raw: bytes, channel: Channel, now: datetime
-) -> tuple[Opened, Partner]:
-    opened = open_message(
-        raw,
-        identity=identity,
-        trusted=trusted_certificates(session),
-        now=now,
-        require_outer_signature=channel is Channel.HTTPS,
-    )
-    try:
-        partner = partner_for_certificate(session, opened.signer)
-    except ExchangeError as exc:
-        raise UntrustedMessage(str(exc)) from None
-    return opened, partner
-
-
-def _check_header(doc: Document, partner: Partner, settings: Settings) -> None:
-    if doc.header.sender_la != partner.la_code:
-        raise UntrustedMessage(
-            f"document claims sender LA {doc.header.sender_la} but is signed by LA "
-            f"{partner.la_code}"
-        )
-    if doc.header.recipient_la != settings.core.la_code:
-        raise UntrustedMessage(f"document is addressed to LA {doc.header.recipient_la}, not us")
-
-
-def make_receipt(
-    settings: Settings, identity: Identity, partner: Partner, doc: Document, wire_sha256: str
-) -> tuple[str, bytes]:
-    from gateway.exchange.outbound import new_header, plain_text
-
-    receipt = Document(
-        DocType.RECEIPT,
-        new_header(settings, partner.la_code, in_reply_to=doc.header.message_id),
-        received_sha256=wire_sha256,
-        disposition=Disposition.ACCEPTED,
-    )
-    sealed = seal(
-        render_document(receipt),
-        plain_text(receipt, settings),
-        sender=identity,
-        recipient=partner.certificate,
-        filename="receipt.xml",
-    )
-    return receipt.header.message_id, sealed.der
-
-
 def receive(
     session: Session,
     settings: Settings,
@@ -157,7 +106,7 @@ def receive(
     """The one inbound path for both transports; refusals are quarantined, never raised."""
     now = now or utcnow()
     try:
-        opened_msg, partner = opened or _open(session, identity, raw, channel, now)
+        opened_msg, partner = opened or open_from_partner(session, identity, raw, channel, now)
     except UntrustedMessage as exc:
         return quarantine(
             session, channel, raw, exc.reason,
@@ -174,7 +123,7 @@ def receive(
         if opened_msg.document is None:
             raise UntrustedMessage("no exchange document in the message")
         doc = parse_document(opened_msg.document)
-        _check_header(doc, partner, settings)
+        check_header(doc, partner, settings)
     except UntrustedMessage as exc:
         return refuse(exc.reason)
     except ParseError as exc:
@@ -226,53 +175,5 @@ def receive(
     )
     session.add(row)
     session.flush()
-    from gateway.exchange import working
-
     working.on_document(session, settings, row, doc, partner)
     return InboundOutcome(Verdict.ACCEPTED, doc.header.message_id, receipt, partner.la_code)
-
-
-def accept_receipt(session: Session, doc: Document, partner: Partner, *, now: datetime) -> None:
-    """Mark our message delivered, only if the receipt names the SHA-256 of what we sent."""
-    row = session.execute(
-        select(ExchangeMessage).where(
-            ExchangeMessage.direction == Direction.OUT.value,
-            ExchangeMessage.partner_la == partner.la_code,
-            ExchangeMessage.message_id == doc.header.in_reply_to,
-        )
-    ).scalar_one_or_none()
-    if row is None:
-        raise ExchangeError("receipt for a message we did not send to this partner")
-    if doc.received_sha256 != row.wire_sha256:
-        raise ExchangeError("receipt names different bytes from the ones we sent")
-    if row.status != OutStatus.DELIVERED.value:
-        row.status = OutStatus.DELIVERED.value
-        row.delivered_at = now
-        row.next_attempt_at = None
-        row.last_error = None
-
-
-def accept_receipt_bytes(
-    session: Session,
-    settings: Settings,
-    identity: Identity,
-    answer: bytes,
-    sent: ExchangeMessage,
-    *,
-    now: datetime,
-) -> None:
-    """Check the synchronous HTTPS answer: a sealed receipt from that partner for that message."""
-    try:
-        opened, partner = _open(session, identity, answer, Channel.HTTPS, now)
-        if opened.document is None:
-            raise UntrustedMessage("no receipt document")
-        doc = parse_document(opened.document)
-        _check_header(doc, partner, settings)
-    except (UntrustedMessage, ParseError) as exc:
-        reason = exc.reason if isinstance(exc, UntrustedMessage) else str(exc)
-        raise ExchangeError(f"the answer is not a valid receipt ({reason})") from None
-    if doc.doc_type is not DocType.RECEIPT or partner.la_code != sent.partner_la:
-        raise ExchangeError("the answer is not a receipt from the recipient")
-    if doc.header.in_reply_to != sent.message_id:
-        raise ExchangeError("the receipt is for another message")
-    accept_receipt(session, doc, partner, now=now)

@@ -15,9 +15,10 @@ from gateway.cases import service as cases
 from gateway.cases.queries import get_case
 from gateway.cases.workflow import CLOSED, WorkflowError
 from gateway.db import session_scope, utcnow
+from gateway.exchange.documents import new_header, pupil_from_case
 from gateway.exchange.errors import ExchangeError
 from gateway.exchange.labels import REPLY_STATUSES, label
-from gateway.exchange.outbound import new_header, queue_document
+from gateway.exchange.outbound import queue_document
 from gateway.exchange.partners import get_partner
 from gateway.exchange.records import LAWFUL_BASIS, MonitoringStatus
 from gateway.models.case import Case, TimelineEntry
@@ -190,8 +191,6 @@ def send_due_status_requests(
     engine: Engine, settings: Settings, now: datetime | None = None
 ) -> int:
     """Queue a status request for every monitored case whose check is due."""
-    from gateway.exchange.working import pupil_from_case
-
     now = now or utcnow()
     sent = 0
     with session_scope(engine) as session:

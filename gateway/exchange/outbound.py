@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,95 +11,19 @@ from sqlalchemy.orm import Session
 
 from gateway import disclosures
 from gateway.db import session_scope, utcnow
+from gateway.exchange import receipts, transport_http, transport_mail
+from gateway.exchange.documents import delivery_route, disclosed_items, plain_text
 from gateway.exchange.envelope import seal
 from gateway.exchange.errors import ExchangeError
 from gateway.exchange.keys import Identity, load_identity
-from gateway.exchange.partners import Partner, get_partner
+from gateway.exchange.partners import get_partner
 from gateway.exchange.records import Channel, Direction, OutStatus
+from gateway.exchange.transport_http import Poster
 from gateway.models.exchange import ExchangeMessage
 from gateway.settings import Settings
-from parsers.exchange import DocType, Document, Header, render_document
+from parsers.exchange import Document, render_document
 
 log = logging.getLogger(__name__)
-
-#: post(url, body) -> the response body; raises OSError when the partner is unreachable.
-Poster = Callable[[str, bytes], bytes]
-
-
-def new_header(settings: Settings, to_la: str, in_reply_to: str | None = None) -> Header:
-    return Header(
-        message_id=str(uuid.uuid4()),
-        sender_la=settings.core.la_code,
-        recipient_la=to_la,
-        created_at=utcnow().replace(microsecond=0),
-        in_reply_to=in_reply_to,
-    )
-
-
-def _disclosed_items(doc: Document) -> list[str]:
-    items: list[str] = []
-    if doc.pupil is not None:
-        p = doc.pupil
-        items += [name for name, value in (
-            ("surname", p.surname), ("forename", p.forename), ("upn", p.upn),
-            ("middle_names", p.middle_names), ("former_surname", p.former_surname),
-            ("dob", p.dob), ("sex", p.sex), ("address", p.address),
-        ) if value]  # fmt: skip
-    if doc.outcome is not None:
-        items.append(f"outcome:{doc.outcome.status.value}")
-        if doc.outcome.address is not None:
-            items.append("address")
-        if doc.outcome.laestab:
-            items.append("school")
-    if doc.note:
-        items.append("note")
-    return items
-
-
-def delivery_route(partner: Partner, channel: Channel | None = None) -> tuple[Channel, str]:
-    """How a document reaches the partner, and where: HTTPS when they run CME Gateway,
-    else their CME lead's mailbox (the check-before-you-send page shows the same)."""
-    chosen = channel or (Channel.HTTPS if partner.url else Channel.MAIL)
-    if chosen is Channel.HTTPS and not partner.url:
-        raise ExchangeError(f"LA {partner.la_code} has no HTTPS endpoint; send by mail")
-    return chosen, str(partner.url) if chosen is Channel.HTTPS else partner.email
-
-
-def plain_text(doc: Document, settings: Settings) -> str:
-    """The readable part, for a CME lead who opens the message in a mail client."""
-    lines = [
-        f"Secure CME exchange message ({doc.doc_type.value}) from LA {settings.core.la_code} "
-        f"({settings.core.la_name}) to LA {doc.header.recipient_la}.",
-        f"Message id: {doc.header.message_id}",
-    ]
-    if doc.case_ref:
-        lines.append(f"Our reference: {doc.case_ref}")
-    if doc.pupil is not None:
-        p = doc.pupil
-        lines += [
-            "",
-            "Child:",
-            f"  Name: {p.forename} {p.surname}",
-            f"  Date of birth: {p.dob.isoformat() if p.dob else 'not known'}",
-        ]
-        if p.upn:
-            lines.append(f"  UPN: {p.upn}")
-        if p.address is not None:
-            lines.append(f"  Address: {', '.join([*p.address.lines, p.address.postcode or ''])}")
-    if doc.doc_type is DocType.ENQUIRY:
-        lines += [
-            "",
-            "Is this child on roll at a school in your authority, or known to you?",
-            "Reply to this message (signed and encrypted) in your own words if you do not run",
-            "CME Gateway; your reply is filed against our case automatically.",
-        ]
-    if doc.outcome is not None:
-        lines += ["", f"Our answer: {doc.outcome.status.value}"]
-    if doc.note:
-        lines += ["", doc.note]
-    if doc.lawful_basis:
-        lines += ["", f"Lawful basis: {doc.lawful_basis}"]
-    return "\n".join(lines) + "\n"
 
 
 def queue_document(
@@ -141,7 +63,7 @@ def queue_document(
         next_attempt_at=utcnow(),
     )
     session.add(row)
-    items = _disclosed_items(doc)
+    items = disclosed_items(doc)
     if items:
         kind = doc.doc_type.value.replace("-", "_")
         disclosures.record(
@@ -209,8 +131,6 @@ def deliver_due(
     poster: Poster | None = None,
 ) -> DeliveryReport:
     """Try every due message once: HTTPS waits for the receipt, mail goes to the outbox."""
-    from gateway.exchange import inbound, transport_http, transport_mail
-
     now = now or utcnow()
     post = poster or transport_http.poster(settings)
     identity = load_identity(settings.keys_dir)
@@ -240,7 +160,7 @@ def deliver_due(
             partner = get_partner(session, row.partner_la)
             try:
                 answer = post(str(partner.url), row.wire)
-                inbound.accept_receipt_bytes(session, settings, identity, answer, row, now=now)
+                receipts.accept_receipt_bytes(session, settings, identity, answer, row, now=now)
             except (OSError, ExchangeError) as exc:
                 row.last_error = f"{type(exc).__name__}: {exc}"[:500]
                 row.next_attempt_at = now + backoff(settings, row.attempts)

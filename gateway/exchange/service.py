@@ -17,6 +17,7 @@ from gateway.exchange.envelope import open_message
 from gateway.exchange.errors import ExchangeError, UntrustedMessage
 from gateway.exchange.keys import load_identity
 from gateway.exchange.partners import partner_for_certificate, trusted_certificates
+from gateway.exchange.receipts import signer_of
 from gateway.exchange.records import Channel, Direction, InboundOutcome, InStatus, Verdict
 from gateway.exchange.transport_mail import is_smime
 from gateway.models.exchange import ExchangeMessage
@@ -73,7 +74,7 @@ def handle_inbound_mail(
     except UntrustedMessage as exc:
         return inbound.quarantine(
             session, Channel.MAIL, raw, exc.reason,
-            signer_la=inbound.signer_of(session, exc), peer=peer, raw_ref=raw_ref,
+            signer_la=signer_of(session, exc), peer=peer, raw_ref=raw_ref,
         )  # fmt: skip
     except ExchangeError as exc:
         return inbound.quarantine(session, Channel.MAIL, raw, str(exc), peer=peer, raw_ref=raw_ref)

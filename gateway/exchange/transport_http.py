@@ -5,14 +5,17 @@ from __future__ import annotations
 import ssl
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 
-from gateway.exchange.outbound import Poster
 from gateway.settings import Settings
 
 CONTENT_TYPE = "application/pkcs7-mime; smime-type=signed-data"
 MAX_ANSWER_BYTES = 1024 * 1024
 #: Extra CA certificates for partners' HTTPS endpoints (e.g. a regional CA), if present.
 CA_FILE = "https-ca.pem"
+
+#: post(url, body) -> the response body; raises OSError when the partner is unreachable.
+Poster = Callable[[str, bytes], bytes]
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext:

@@ -14,9 +14,11 @@ from gateway.cases.describe import long_date
 from gateway.cases.queries import get_case
 from gateway.cases.workflow import CLOSED
 from gateway.db import utcnow
+from gateway.exchange import monitoring
+from gateway.exchange.documents import delivery_route, disclosed_items, new_header, pupil_from_case
 from gateway.exchange.errors import ExchangeError
 from gateway.exchange.labels import DISCLOSED, REPLY_STATUSES, SEXES, label
-from gateway.exchange.outbound import _disclosed_items, delivery_route, new_header, queue_document
+from gateway.exchange.outbound import queue_document
 from gateway.exchange.partners import Partner
 from gateway.exchange.records import (
     LAWFUL_BASIS,
@@ -32,25 +34,6 @@ from gateway.models.matching import Register, RegisterEntry
 from gateway.settings import Settings
 from gateway.sqltext import same_first_word, same_text
 from parsers.exchange import Address, DocType, Document, Outcome, Pupil, ReplyStatus
-
-
-def pupil_from_case(case: Case) -> Pupil:
-    child = case.child
-    address = child.current_address
-    return Pupil(
-        surname=child.surname,
-        forename=child.forenames,
-        upn=child.upn,
-        middle_names=child.middle_names,
-        dob=child.dob,
-        sex=child.sex if child.sex in {"M", "F", "U"} else None,
-        address=Address(
-            tuple(x for x in (address.line1, address.line2, address.town) if x),
-            address.postcode,
-        )
-        if address is not None
-        else None,
-    )
 
 
 def send_enquiry(
@@ -149,7 +132,7 @@ def preview_enquiry(
     channel, address = delivery_route(line.partner)
     fields = tuple(
         DisclosedField(label(DISCLOSED, item), _field_value(doc, item))
-        for item in _disclosed_items(doc)
+        for item in disclosed_items(doc)
     )
     return EnquiryPreview(
         case.id, case.tag, line.partner, channel, address, fields,
@@ -339,8 +322,6 @@ def on_document(
                 f"exchange:{partner.la_code}",
                 doc,
             )
-            from gateway.exchange import monitoring
-
             monitoring.note_reply(session, settings, row.case_id, partner.la_code, o)
     audit.record(
         session,
@@ -444,8 +425,6 @@ def approve(
             raise ExchangeError(
                 f"proposal {proposal_id} is not linked to a case; record it on the case by hand"
             )
-        from gateway.exchange import monitoring
-
         monitoring.apply_confirmed(session, settings, proposal, actor, override or {})
     proposal.status = ProposalStatus.APPROVED.value
     proposal.decided_by = actor

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from gateway.db import all_metadata, make_engine
+from gateway.db import make_engine
+from gateway.models import all_metadata
 
 config = context.config
 engine = config.attributes.get("engine")

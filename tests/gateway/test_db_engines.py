@@ -7,7 +7,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
-from gateway.db import alembic_config, all_metadata, make_engine, migrate
+from gateway.db import alembic_config, make_engine, migrate
+from gateway.models import all_metadata
 
 
 def test_models_match_migrations_head(engine: Engine) -> None:

@@ -18,9 +18,10 @@ from gateway.cases.inputs import build_referral_input
 from gateway.cases.service import log_referral
 from gateway.db import session_scope, utcnow
 from gateway.exchange import service, working
+from gateway.exchange.documents import new_header, plain_text
 from gateway.exchange.envelope import seal
 from gateway.exchange.keys import load_identity
-from gateway.exchange.outbound import deliver_due, new_header, plain_text
+from gateway.exchange.outbound import deliver_due
 from gateway.exchange.partners import add_partner
 from gateway.exchange.records import LAWFUL_BASIS, Channel, OutStatus, Verdict
 from gateway.exchange.transport_http import poster

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
+import re
 import tomllib
 import types
 import typing
@@ -454,19 +455,34 @@ def _validate(s: Settings) -> None:
             )
 
 
-def _validate_limits(limits: Limits) -> None:
-    from limits import parse_many
+#: "N per unit" with N >= 1, ";"-separated: a strict subset of what `limits` parses, so a
+#: value of this shape needs no `limits` import to be accepted (every command loads the
+#: settings; only the web app uses the limits).
+_PLAIN_LIMITS = re.compile(
+    r"\s*[1-9][0-9]* per (?:second|minute|hour|day)s?\s*(?:;\s*[1-9][0-9]* per "
+    r"(?:second|minute|hour|day)s?\s*)*"
+)
 
+
+def _limits_ok(value: str) -> bool:
+    if _PLAIN_LIMITS.fullmatch(value):
+        return True
+    from limits import parse_many  # anything else: the library that will enforce it decides
+
+    try:
+        items = parse_many(value)
+    except ValueError:
+        return False
+    return bool(items) and all(item.amount >= 1 for item in items)
+
+
+def _validate_limits(limits: Limits) -> None:
     for f in dataclasses.fields(limits):
         value = getattr(limits, f.name)
         if not isinstance(value, str):
             continue
         env = _env_name("limits", f.name)
-        try:
-            items = parse_many(value)
-        except ValueError:
-            items = []
-        if not items or any(item.amount < 1 for item in items):
+        if not _limits_ok(value):
             raise SettingsError(
                 f"limits.{f.name} ({env}) must be like '5 per hour' or '5 per hour; 20 per day', "
                 f"not {value!r}"

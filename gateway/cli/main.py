@@ -17,9 +17,9 @@ COMMANDS: dict[str, str] = {
     "init": "gateway.cli.core:init",
     "run": "gateway.cli.core:run",
     "demo": "gateway.cli.demo:demo",
-    "referral": "gateway.cli.cases:referral",
+    "referral": "gateway.cli.referral:referral",
     "cases": "gateway.cli.cases:cases",
-    "case": "gateway.cli.cases:case",
+    "case": "gateway.cli.casework:case",
     "due": "gateway.cli.cases:due",
     "audit": "gateway.cli.audit_cmd:audit",
     "disclosures": "gateway.cli.disclosures:disclosures",
@@ -103,15 +103,18 @@ class CmeGroup(click.Group):
         return command
 
     def invoke(self, ctx: click.Context) -> Any:
-        from gateway.errors import USER_ERRORS
-
         try:
             return super().invoke(ctx)
-        except USER_ERRORS as exc:
-            raise click.ClickException(str(exc)) from None
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
-        except Exception as exc:  # an internal fault: say so in one line, log the detail
+        except Exception as exc:
+            # Imported only once something failed: gateway.errors gathers every area's
+            # exception classes, and a command that succeeds should not pay to load them.
+            from gateway.errors import USER_ERRORS
+
+            if isinstance(exc, USER_ERRORS):
+                raise click.ClickException(str(exc)) from None
+            # An internal fault: say so in one line, log the detail.
             logging.getLogger("gateway.cli").debug("internal error", exc_info=True)
             click.echo(
                 f"Error: internal error ({type(exc).__name__}); nothing was changed "

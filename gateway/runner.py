@@ -15,6 +15,7 @@ import gateway.exchange.service  # registers exchange retries and monitoring
 import gateway.intake.dispatch  # registers the dispatch job
 import gateway.matching.candidates  # registers the match refresh job
 import gateway.timers  # noqa: F401  (registers the periodic work)
+from gateway import jobs
 from gateway.jobs import run_worker
 from gateway.settings import Settings
 
@@ -46,6 +47,7 @@ class Service:
 
     def shutdown(self) -> None:
         self.stop_event.set()
+        jobs.notify()  # an idle worker waits for work, not for the stop event
         for name, stop in reversed(self.stops):
             try:
                 stop()

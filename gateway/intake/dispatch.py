@@ -8,11 +8,14 @@ tag only from a sender already on the case), and anything else is a new referral
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from gateway import audit, jobs, outbox
@@ -62,21 +65,25 @@ def dispatch_raw(
     `release` is the officer's decision that a held message is safe: the suspicion checks
     are skipped, everything else applies.
     """
-    row = session.get(RawMessage, raw_id)
+    # Locked on PostgreSQL: should two workers ever hold the same message (a lease taken
+    # over from a worker that was only slow), the second waits, then sees it done.
+    row = session.get(RawMessage, raw_id, with_for_update=True)
     if row is None:
         raise LookupError(f"there is no raw message {raw_id}")
     if row.status != RawStatus.STORED.value:
         return result_of(row)
-    try:
-        data = RawStore(settings.home, session.get_bind()).read(row)  # type: ignore[arg-type]
-    except RawStoreError as exc:
-        return _quarantine(session, row, Reason.DISPATCH_ERROR, str(exc))
-    try:
-        facts = read_message(data)
-    except Exception as exc:  # the parser must not crash the pipeline: hold it instead
+    ready = session.info.get(_PREPARED, {}).pop(raw_id, None)
+    if ready is None or ready.sha256 != row.sha256:
+        ready = _read_stored(settings, session, row)
+    if isinstance(ready.data, RawStoreError):
+        return _quarantine(session, row, Reason.DISPATCH_ERROR, str(ready.data))
+    data = ready.data
+    if isinstance(ready.facts, Exception):  # the parser must not crash the pipeline: hold it
         return _quarantine(
-            session, row, Reason.PARSE_DEFECTS, f"cannot be parsed ({type(exc).__name__})"
+            session, row, Reason.PARSE_DEFECTS, f"cannot be parsed ({type(ready.facts).__name__})"
         )
+    facts = ready.facts
+    assert facts is not None  # read when the bytes were
     held = None if release else _suspicion(settings, facts)
     if held is not None:
         return _quarantine(session, row, *held)
@@ -89,7 +96,78 @@ def dispatch_raw(
     case = _thread_case(session, row, facts)
     if case is not None:
         return _reply(session, settings, row, facts, case)
-    return _new_referral(session, settings, row, facts, data)
+    return _new_referral(session, settings, row, facts, data, ready.referral)
+
+
+#: session.info key: what `prepare_dispatch` read and parsed for the batch, by raw id.
+_PREPARED = "intake.dispatch.prepared"
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """A stored message read and parsed before its dispatch: each step's result, or the
+    exception it raised (raised again, or held, where dispatch reaches that step)."""
+
+    sha256: str
+    data: bytes | RawStoreError
+    facts: MessageFacts | Exception | None = None
+    referral: dict[str, Any] | Exception | None = None
+
+
+def _read_stored(settings: Settings, session: Session, row: RawMessage) -> _Ready:
+    try:
+        data = _store(settings, session).read(row)
+    except RawStoreError as exc:
+        return _Ready(row.sha256, exc)
+    try:
+        facts = read_message(data)
+    except Exception as exc:
+        return _Ready(row.sha256, data, exc)
+    return _Ready(row.sha256, data, facts)
+
+
+def _with_referral(ready: _Ready) -> _Ready:
+    """Also the referral parser's reading, for a message that may be a new referral."""
+    from gateway.intake.referral import read_referral
+
+    facts = ready.facts
+    if not isinstance(facts, MessageFacts) or isinstance(ready.data, RawStoreError):
+        return ready
+    if facts.too_large or facts.smime or facts.bounce or facts.auto_reply:
+        return ready
+    try:
+        read: dict[str, Any] | Exception = read_referral(facts, ready.data)
+    except Exception as exc:
+        read = exc
+    return dataclasses.replace(ready, referral=read)
+
+
+def prepare_dispatch(session: Session, settings: Settings, payloads: list[dict[str, Any]]) -> None:
+    """Read, decrypt and parse a batch of messages before any of it is dispatched: the
+    work that needs no lock. On PostgreSQL the dispatch itself serialises on the audit
+    log's lock (the case store's order), so this is the part that workers share out."""
+    ids = [int(p["raw_id"]) for p in payloads]
+    rows = session.execute(
+        select(RawMessage).where(
+            RawMessage.id.in_(ids), RawMessage.status == RawStatus.STORED.value
+        )
+    ).scalars()
+    ready = session.info.setdefault(_PREPARED, {})
+    for row in rows:
+        ready[row.id] = _with_referral(_read_stored(settings, session, row))
+
+
+_STORES: dict[tuple[str, int], RawStore] = {}
+
+
+def _store(settings: Settings, session: Session) -> RawStore:
+    """A reader on the raw store (kept: dispatch reads one message per job)."""
+    engine: Any = session.get_bind()
+    key = (str(settings.home), id(engine))
+    store = _STORES.get(key)
+    if store is None or store.engine is not engine:
+        store = _STORES[key] = RawStore(settings.home, engine)
+    return store
 
 
 def _suspicion(settings: Settings, facts: MessageFacts) -> tuple[Reason, str] | None:
@@ -307,12 +385,19 @@ def _exchange(session: Session, settings: Settings, row: RawMessage, data: bytes
 
 
 def _new_referral(
-    session: Session, settings: Settings, row: RawMessage, facts: MessageFacts, data: bytes
+    session: Session,
+    settings: Settings,
+    row: RawMessage,
+    facts: MessageFacts,
+    data: bytes,
+    read: dict[str, Any] | Exception | None = None,
 ) -> DispatchResult:
     from gateway.intake.referral import ReferralUnreadable, log_email_referral
 
     try:
-        routed = log_email_referral(session, settings, row, facts, data)
+        if isinstance(read, Exception):
+            raise read  # as if the parser had raised it here
+        routed = log_email_referral(session, settings, row, facts, data, read)
     except ReferralUnreadable as exc:
         return _quarantine(session, row, Reason.REFERRAL_UNREADABLE, str(exc))
     outcome = Outcome.CASE if routed.outcome == "case" else Outcome.TRIAGE
@@ -342,6 +427,32 @@ def dispatch_safely(
         )
 
 
-@jobs.register(DISPATCH_JOB)
+#: Messages dispatched in one transaction (each in its own savepoint, see jobs.register):
+#: enough to spread a commit and a claim over many messages, few enough that the write
+#: lock SQLite's intake indexer also needs is held only briefly.
+DISPATCH_BATCH = 32
+
+
+@jobs.register(DISPATCH_JOB, batch=DISPATCH_BATCH, prepare=prepare_dispatch)
 def dispatch_job(session: Session, settings: Settings, payload: dict[str, Any]) -> None:
     dispatch_safely(session, settings, int(payload["raw_id"]))
+
+
+#: How often a worker looks for segments a dead writer left unindexed (another `cme run`
+#: on the same data home that was killed): cheap (a flock try per open segment).
+RECOVER_EVERY = 5.0
+_last_recovery: dict[str, float] = {}
+
+
+@jobs.periodic("intake.recover_segments")
+def recover_segments(engine: Engine, settings: Settings, now: datetime) -> None:
+    """Index what a writer that died (SIGKILL, power cut) fsync'd and acknowledged but never
+    indexed, without waiting for it to be restarted: its segment lock died with it."""
+    key = str(settings.home)
+    if time.monotonic() - _last_recovery.get(key, float("-inf")) < RECOVER_EVERY:
+        return
+    _last_recovery[key] = time.monotonic()
+    if not (settings.home / "raw" / "segments").is_dir():
+        return
+    if RawStore(settings.home, engine).recover():
+        jobs.notify()

@@ -5,7 +5,9 @@ per process, which groups whatever arrived together into one write and one fdata
 (group commit), then indexes the batch in `raw_messages` and queues a dispatch job for
 each new message in the same transaction. A crash after the fsync but before the commit
 loses nothing: `recover()` re-indexes complete records from segments no live writer
-holds (each writer keeps an flock on its open segment).
+holds (each writer keeps an flock on its open segment). Several processes (`cme run`
+scaled out on one data home) write side by side, each to segments of its own; any of
+them recovers a dead one's segments (at start and then periodically, see dispatch).
 
 Encrypted at rest (gateway.intake.rawkeys has the keys): each message and its arrival
 are sealed with AES-256-GCM under a data key of its own; the data key is wrapped by the
@@ -410,6 +412,8 @@ class RawStore:
             self._unindexed = True
             _fail(items + followers, RawStoreError("stored on disk but not indexed yet"))
             return
+        if any(not r.duplicate for r in results.values()):
+            jobs.notify()  # their dispatch jobs are committed: wake this process's worker
         follower_ids = {id(item) for item in followers}
         for item in items + followers:
             result = results[item.sha256]
@@ -476,8 +480,13 @@ class RawStore:
             return self._segment
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         name = f"{stamp}-{os.getpid()}-{secrets.token_hex(4)}.seg"
-        fh = open(self.dir / name, "xb")  # noqa: SIM115 (held open for the segment's life)
+        # Locked under a name recover() does not look at, then renamed: another process's
+        # recover() must never find a live writer's new segment unlocked and seal it. (The
+        # rename is made durable by the folder fsync that writes the segment key below.)
+        fresh = self.dir / f".{name}.new"
+        fh = open(fresh, "xb")  # noqa: SIM115 (held open for the segment's life)
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.rename(fresh, self.dir / name)
         key = rawkeys.new_key()
         # The segment key is durable (with the segment's name, both fsync'd in the folder)
         # before the segment holds a record: recover() needs it to read them.
@@ -497,9 +506,10 @@ class RawStore:
             ring = now
 
     def _seal(self, segment: _Segment) -> None:
+        # Marked while still locked: another process's recover() never opens it half-sealed.
+        self._seal_name(segment.name)
         with contextlib.suppress(OSError):
             segment.fh.close()
-        self._seal_name(segment.name)
 
     def _seal_name(self, name: str) -> None:
         # Marked sealed first: a rotation that re-wraps the key file meanwhile sees the
@@ -623,6 +633,8 @@ class RawStore:
                     fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
                     continue  # a live writer owns it
+                if (self.dir / (path.name + ".sealed")).exists():
+                    continue  # sealed by its writer or another recovery meanwhile
                 try:
                     recovered += self._recover_segment(path.name, fh)
                 except RawKeyError as exc:
@@ -639,7 +651,16 @@ class RawStore:
         return recovered
 
     def _drop_stale_segment_keys(self) -> None:
-        """Key files of sealed segments that a crash left behind (sealing drops them)."""
+        """Key files of sealed segments that a crash left behind (sealing drops them), and
+        empty new segments a writer died before naming (nothing was ever written to one)."""
+        for fresh in self.dir.glob(".*.seg.new"):
+            with contextlib.suppress(OSError), fresh.open("rb") as fh:
+                try:
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # a live writer is naming it
+                if os.fstat(fh.fileno()).st_size == 0:
+                    fresh.unlink(missing_ok=True)
         for key_file in self.dir.glob("*.seg" + rawkeys.SIDECAR_SUFFIX):
             name = key_file.name.removesuffix(rawkeys.SIDECAR_SUFFIX)
             if (self.dir / (name + ".sealed")).exists():

@@ -44,9 +44,17 @@ def _read(facts: MessageFacts, data: bytes) -> dict[str, Any]:
         return {"gaps": [f"the referral could not be read: {exc}"]}
 
 
-def message_values(row: RawMessage, facts: MessageFacts, data: bytes) -> dict[str, Any]:
-    """The referral a stored message carries, as values for triage.receive."""
-    values = _read(facts, data)
+def read_referral(facts: MessageFacts, data: bytes) -> dict[str, Any]:
+    """The parser's reading of a message (pure: no database), for `message_values`."""
+    return _read(facts, data)
+
+
+def message_values(
+    row: RawMessage, facts: MessageFacts, data: bytes, read: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The referral a stored message carries, as values for triage.receive; `read` is
+    `read_referral`'s result when it was worked out beforehand (a dispatch batch)."""
+    values = dict(read) if read is not None else _read(facts, data)
     # A web-form post comes from the form itself: its referrer is only what was typed in it.
     form = row.channel == IntakeChannel.FORM.value
     if form:
@@ -60,10 +68,16 @@ def message_values(row: RawMessage, facts: MessageFacts, data: bytes) -> dict[st
 
 
 def log_email_referral(
-    session: Session, settings: Settings, row: RawMessage, facts: MessageFacts, data: bytes
+    session: Session,
+    settings: Settings,
+    row: RawMessage,
+    facts: MessageFacts,
+    data: bytes,
+    read: dict[str, Any] | None = None,
 ) -> Routed:
     """Route the referral a message carries: a case at once, or the triage queue."""
-    return receive(session, settings, message_values(row, facts, data), actor=ACTOR, raw_id=row.id)
+    values = message_values(row, facts, data, read)
+    return receive(session, settings, values, actor=ACTOR, raw_id=row.id)
 
 
 def held_message_values(settings: Settings, session: Session, row: RawMessage) -> dict[str, Any]:

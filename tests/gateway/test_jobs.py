@@ -119,3 +119,44 @@ def test_jobs_of_a_dead_worker_on_this_host_are_released(engine: Engine) -> None
     with session_scope(engine) as session:
         statuses = sorted(session.execute(select(Job.status)).scalars())
     assert statuses == ["queued", "running"]
+
+
+@jobs.register("test.batched", batch=8)
+def _batched(session: Session, settings: Settings, payload: dict[str, Any]) -> None:
+    # A write of its own, so a failing job's half-done work can be seen to be undone.
+    session.add(Job(kind="test.trace", payload={"n": payload["n"]}, status="done"))
+    session.flush()
+    if payload.get("fail"):
+        raise RuntimeError("this one is bad")
+
+
+def test_a_batch_runs_in_one_go_and_a_failure_is_undone_alone(engine: Engine) -> None:
+    s = load_settings()
+    with session_scope(engine) as session:
+        for n in range(5):
+            jobs.enqueue(session, "test.batched", {"n": n, "fail": n == 2})
+    assert jobs.run_batch(engine, s) == 5  # claimed and run together
+    with session_scope(engine) as session:
+        traces = session.execute(select(Job.payload).where(Job.kind == "test.trace")).scalars()
+        assert sorted(p["n"] for p in traces) == [0, 1, 3, 4]  # the failed one left nothing
+        rows = session.execute(select(Job).where(Job.kind == "test.batched")).scalars().all()
+        by_n = {job.payload["n"]: job for job in rows}
+        statuses = [by_n[n].status for n in range(5)]
+        assert statuses == ["done", "done", "queued", "done", "done"]
+        assert "this one is bad" in (by_n[2].last_error or "") and by_n[2].attempts == 1
+
+
+def test_a_batch_claimed_by_a_worker_that_died_runs_once_after_release(engine: Engine) -> None:
+    s = load_settings()
+    with session_scope(engine) as session:
+        for n in range(3):
+            jobs.enqueue(session, "test.batched", {"n": 10 + n})
+    # Claimed, then the worker died before its batch committed: nothing of it happened.
+    dead = "elsewhere:1:1"
+    assert len(jobs._claim_batch(engine, s, dead, utcnow())) == 3
+    assert jobs.drain(engine, s) == 0  # still leased
+    later = utcnow() + timedelta(seconds=s.jobs.lease_seconds + 1)
+    assert jobs.run_batch(engine, s, now=later) == 3
+    with session_scope(engine) as session:
+        traces = session.execute(select(Job.payload).where(Job.kind == "test.trace")).scalars()
+        assert sorted(p["n"] for p in traces) == [10, 11, 12]

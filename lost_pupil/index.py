@@ -1,20 +1,19 @@
-"""The pupil index: normalised names, blocking keys and bulk insertion of CTF pupils."""
+"""The pupil index: normalised names, blocking keys and batched insertion of CTF pupils."""
 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from functools import lru_cache
-from operator import itemgetter
 from typing import Any, cast
 
 import jellyfish
-from sqlalchemy import JSON, Connection, Table, func, insert, select, text
+from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from lost_pupil.models import KeyKind, LostPupil, PupilKey, PupilStatus
-from parsers.ctf import CtfHeader, CtfPupil
+from parsers.ctf import CtfPupil
 
 _KEEP = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ -")
 # Plain strings, looked up once: an enum member's .value costs a descriptor call per use.
@@ -66,57 +65,6 @@ def name_keys(surnames: Iterable[str], forenames: Iterable[str]) -> set[tuple[st
     return keys
 
 
-def pupil_row(
-    pupil: CtfPupil,
-    header: CtfHeader,
-    file_id: int,
-    *,
-    source_laestab: str | None = None,
-    dest_kind: str | None = None,
-) -> dict[str, Any]:
-    """The index row for one pupil (no key rows: those need the row's id).
-
-    source_laestab and dest_kind, when given, are the header's own (a caller indexing a
-    whole file works them out once rather than per pupil).
-    """
-    last = pupil.last_school
-    others: list[dict[str, str]] = []
-    if pupil.preferred_surname or pupil.preferred_forename:
-        others.append(
-            {
-                "kind": "preferred",
-                "surname": normalise_name(pupil.preferred_surname),
-                "forename": normalise_name(pupil.preferred_forename),
-            }
-        )
-    for s in pupil.former_surnames:
-        others.append({"kind": "former", "surname": normalise_name(s), "forename": ""})
-    for f in pupil.former_forenames:
-        others.append({"kind": "former", "surname": "", "forename": normalise_name(f)})
-    return {
-        "file_id": file_id,
-        "position": pupil.position,
-        "upn": pupil.upn,
-        "upn_valid": bool(pupil.upn_check and pupil.upn_check.valid),
-        "surname": pupil.surname,
-        "forename": pupil.forename,
-        "surname_norm": normalise_name(pupil.surname),
-        "forename_norm": normalise_name(pupil.forename),
-        "middle_names": pupil.middle_names,
-        "other_names": others,
-        "former_upns": list(pupil.former_upns),
-        "dob": pupil.dob,
-        "sex": pupil.sex,
-        "postcode": pupil.address.postcode if pupil.address else None,
-        "source_laestab": header.source.laestab if source_laestab is None else source_laestab,
-        "leaving_date": last.leaving_date if last else None,
-        "removal_grounds": last.removal_grounds if last else None,
-        "dest_kind": header.dest_kind.value if dest_kind is None else dest_kind,
-        "status": _OPEN,
-        "problems": [p.message for p in pupil.problems] if pupil.problems else [],
-    }
-
-
 def row_keys(row: dict[str, Any]) -> set[tuple[str, str]]:
     """Every blocking key of an index row (UPNs and phonetic name keys)."""
     keys: set[tuple[str, str]] = set()
@@ -134,6 +82,69 @@ def row_keys(row: dict[str, Any]) -> set[tuple[str, str]]:
     return keys
 
 
+#: The lp_pupils columns an ingest writes, in this order (the rest keep their defaults).
+PUPIL_COLUMNS = (
+    "id",
+    "file_id",
+    "position",
+    "upn",
+    "upn_valid",
+    "surname",
+    "forename",
+    "surname_norm",
+    "forename_norm",
+    "middle_names",
+    "other_names",
+    "former_upns",
+    "dob",
+    "sex",
+    "postcode",
+    "source_laestab",
+    "leaving_date",
+    "removal_grounds",
+    "dest_kind",
+    "status",
+    "problems",
+)
+KEY_COLUMNS = ("kind", "key", "pupil_id")
+#: Pupils per executemany; ids are reserved this many at a time on PostgreSQL.
+BATCH = 5000
+#: SQLite page cache (KiB) while a file is indexed: the random inserts into the key, DOB
+#: and postcode indexes stay in memory instead of spilling pages to the WAL mid-import.
+_INGEST_CACHE_KIB = 48 * 1024
+_Names = tuple[str | None, str | None, tuple[str, ...], tuple[str, ...]]
+
+
+@lru_cache(maxsize=65536)
+def _cached_name_keys(
+    surnames: tuple[str, ...], forenames: tuple[str, ...]
+) -> tuple[tuple[str, str], ...]:
+    # Names repeat across pupils (siblings, common names): the phonetic keys of a set of
+    # names are worked out once.
+    return tuple(name_keys(surnames, forenames))
+
+
+def _other_names(names: _Names) -> tuple[list[dict[str, str]], tuple[str, ...], tuple[str, ...]]:
+    """The other_names value and the extra surnames and forenames it gives the keys."""
+    pref_s, pref_f, former_s, former_f = names
+    others: list[dict[str, str]] = []
+    if pref_s or pref_f:
+        others.append(
+            {
+                "kind": "preferred",
+                "surname": normalise_name(pref_s),
+                "forename": normalise_name(pref_f),
+            }
+        )
+    for s in former_s:
+        others.append({"kind": "former", "surname": normalise_name(s), "forename": ""})
+    for f in former_f:
+        others.append({"kind": "former", "surname": "", "forename": normalise_name(f)})
+    surnames = tuple(o["surname"] for o in others if o["surname"])
+    forenames = tuple(o["forename"] for o in others if o["forename"])
+    return others, surnames, forenames
+
+
 def _reserve_ids(session: Session, n: int) -> list[int]:
     """Ids for n new rows, so the bulk insert needs no RETURNING (which is slow in bulk)."""
     conn = session.connection()
@@ -147,62 +158,153 @@ def _reserve_ids(session: Session, n: int) -> list[int]:
     return list(range(start + 1, start + 1 + n))
 
 
-def _positional_marker(conn: Connection) -> str | None:
-    """The DBAPI's positional placeholder when rows can go to it as plain tuples."""
-    if conn.dialect.name == "sqlite" and conn.dialect.paramstyle == "qmark":
-        return "?"
-    return None
+def _identity(value: Any) -> Any:
+    return value
 
 
-def _executemany(
-    conn: Connection, table: Table, cols: list[str], rows: list[tuple[Any, ...]], marker: str
-) -> None:
-    """executemany of plain tuples, each value passed through its column type's bind
-    processor exactly as a Core insert would, without Core's per-row parameter dicts."""
-    dialect = conn.dialect
-    procs = [
-        (i, proc)
-        for i, c in enumerate(cols)
-        if (proc := table.c[c].type.dialect_impl(dialect).bind_processor(dialect)) is not None
-    ]
-    if procs:
-        # Column by column (map runs the loop in C); most JSON lists are empty, so an
-        # empty one is serialised once, through the same processor.
-        columns = list(zip(*rows, strict=True))
-        for i, proc in procs:
-            if isinstance(table.c[cols[i]].type, JSON):
-                empty = proc([])
-                columns[i] = tuple(empty if v == [] else proc(v) for v in columns[i])
-            else:
-                columns[i] = tuple(map(proc, columns[i]))
-        rows = list(zip(*columns, strict=True))
-    sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join(marker for _ in cols)})"
-    conn.exec_driver_sql(sql, rows)
+class IndexWriter:
+    """Index rows and blocking keys of one file's pupils, written in batches.
 
+    On SQLite the rows go to the driver as plain tuples, each value through its column
+    type's bind processor exactly as a Core insert would pass it, and the key rows
+    sorted so each batch lands in the key index in order; on PostgreSQL through a Core
+    executemany. Call close() whatever happens: it restores the connection's settings.
+    """
 
-def insert_rows(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    """Bulk insert index rows and their keys (plain executemany); returns the new ids."""
-    if not rows:
-        return []
-    ids = _reserve_ids(session, len(rows))
-    for pid, row in zip(ids, rows, strict=True):
-        row["id"] = pid
-    conn = session.connection()
-    pupils = cast(Table, LostPupil.__table__)
-    keys = cast(Table, PupilKey.__table__)
-    key_rows = [
-        (kind, key, pid) for pid, row in zip(ids, rows, strict=True) for kind, key in row_keys(row)
-    ]
-    marker = _positional_marker(conn)
-    cols = list(rows[0])
-    same = rows[0].keys()
-    if marker is not None and all(row.keys() == same for row in rows):
-        get = itemgetter(*cols)
-        _executemany(conn, pupils, cols, [get(row) for row in rows], marker)
-        if key_rows:
-            _executemany(conn, keys, ["kind", "key", "pupil_id"], key_rows, marker)
-        return ids
-    conn.execute(insert(pupils), rows)
-    if key_rows:
-        conn.execute(insert(keys), [{"kind": k, "key": v, "pupil_id": p} for k, v, p in key_rows])
-    return ids
+    def __init__(
+        self, session: Session, file_id: int, *, source_laestab: str, dest_kind: str
+    ) -> None:
+        self._session = session
+        self._conn = session.connection()
+        self._file_id, self._source, self._dest_kind = file_id, source_laestab, dest_kind
+        dialect = self._conn.dialect
+        self._sqlite = dialect.name == "sqlite" and dialect.paramstyle == "qmark"
+        table = cast(Table, LostPupil.__table__)
+
+        def proc(column: str) -> Callable[[Any], Any]:
+            if not self._sqlite:
+                return _identity  # Core applies the processors itself
+            found = table.c[column].type.dialect_impl(dialect).bind_processor(dialect)
+            return found or _identity
+
+        self._date, self._bool, self._json = proc("dob"), proc("upn_valid"), proc("other_names")
+        self._empty = self._json([])
+        self._others: dict[_Names, tuple[Any, tuple[str, ...], tuple[str, ...]]] = {}
+        self._rows: list[tuple[Any, ...]] = []
+        self._keys: list[tuple[str, str, int]] = []
+        self._ids: list[int] = []
+        self._next_id = 0
+        self._cache_kib: int | None = None
+        if self._sqlite:
+            # One writer holds the file (this runs inside the write transaction), so the
+            # ids after the largest are ours: no RETURNING, no reservation per batch.
+            self._next_id = _reserve_ids(session, 1)[0]
+            self._cache_kib = self._conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+            self._conn.exec_driver_sql(f"PRAGMA cache_size=-{_INGEST_CACHE_KIB}")
+        self.count = 0
+
+    def _new_id(self) -> int:
+        if self._sqlite:
+            self._next_id += 1
+            return self._next_id - 1
+        if not self._ids:
+            self._ids = _reserve_ids(self._session, BATCH)[::-1]
+        return self._ids.pop()
+
+    def add(self, pupil: CtfPupil) -> int:
+        """Queue one pupil's row and keys (written every BATCH pupils); returns its id."""
+        pid = self._new_id()
+        names = (
+            pupil.preferred_surname,
+            pupil.preferred_forename,
+            pupil.former_surnames,
+            pupil.former_forenames,
+        )
+        other = self._others.get(names)
+        if other is None:
+            if len(self._others) > 65536:
+                self._others.clear()
+            others, extra_s, extra_f = _other_names(names)
+            value = self._json(others) if others else self._empty
+            other = self._others[names] = (value, extra_s, extra_f)
+        others_value, extra_s, extra_f = other
+        surname_norm = normalise_name(pupil.surname)
+        forename_norm = normalise_name(pupil.forename)
+        keys = self._keys
+        upn = pupil.upn
+        if upn:
+            keys.append((_UPN, upn, pid))
+        former = pupil.former_upns
+        for f in former:
+            if f:
+                keys.append((_UPN, f, pid))
+        surnames = (surname_norm, *extra_s) if surname_norm else extra_s
+        forenames = (forename_norm, *extra_f) if forename_norm else extra_f
+        if surnames and forenames:
+            keys.extend((kind, key, pid) for kind, key in _cached_name_keys(surnames, forenames))
+        last = pupil.last_school
+        address = pupil.address
+        upn_check = pupil.upn_check
+        problems = pupil.problems
+        self._rows.append(
+            (
+                pid,
+                self._file_id,
+                pupil.position,
+                upn,
+                self._bool(bool(upn_check and upn_check.valid)),
+                pupil.surname,
+                pupil.forename,
+                surname_norm,
+                forename_norm,
+                pupil.middle_names,
+                others_value,
+                self._json(list(former)) if former else self._empty,
+                self._date(pupil.dob),
+                pupil.sex,
+                address.postcode if address else None,
+                self._source,
+                self._date(last.leaving_date) if last else None,
+                last.removal_grounds if last else None,
+                self._dest_kind,
+                _OPEN,
+                self._json([p.message for p in problems]) if problems else self._empty,
+            )
+        )
+        self.count += 1
+        if len(self._rows) >= BATCH:
+            self.flush()
+        return pid
+
+    def flush(self) -> None:
+        rows, keys = self._rows, self._keys
+        self._rows, self._keys = [], []
+        if not rows:
+            return
+        # Duplicate keys of one pupil (a former UPN twice) collapse; sorted, they go
+        # into the primary-key index in order.
+        keys = sorted(set(keys))
+        pupils = cast(Table, LostPupil.__table__)
+        key_table = cast(Table, PupilKey.__table__)
+        if self._sqlite:
+            marks = ", ".join("?" for _ in PUPIL_COLUMNS)
+            self._conn.exec_driver_sql(
+                f"INSERT INTO {pupils.name} ({', '.join(PUPIL_COLUMNS)}) VALUES ({marks})", rows
+            )
+            if keys:
+                self._conn.exec_driver_sql(
+                    f"INSERT INTO {key_table.name} ({', '.join(KEY_COLUMNS)}) VALUES (?, ?, ?)",
+                    keys,
+                )
+            return
+        self._conn.execute(insert(pupils), [dict(zip(PUPIL_COLUMNS, r, strict=True)) for r in rows])
+        if keys:
+            self._conn.execute(
+                insert(key_table), [dict(zip(KEY_COLUMNS, k, strict=True)) for k in keys]
+            )
+
+    def close(self) -> None:
+        """Restore the connection's page cache (the connection goes back to the pool)."""
+        if self._cache_kib is not None:
+            self._conn.exec_driver_sql(f"PRAGMA cache_size={int(self._cache_kib)}")
+            self._cache_kib = None

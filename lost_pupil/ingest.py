@@ -14,13 +14,11 @@ from sqlalchemy.orm import Session
 from lost_pupil.db import utcnow
 from lost_pupil.errors import LostPupilError
 from lost_pupil.events import PupilsStored, publish
-from lost_pupil.index import insert_rows, pupil_row
+from lost_pupil.index import IndexWriter
 from lost_pupil.models import CtfFileRecord
 from lost_pupil.store import FileStore
 from parsers.ctf import CHUNK_BYTES, MAX_CTF_BYTES, CtfReader, DestinationKind
 from parsers.errors import ParseError
-
-BATCH = 2000
 
 
 @dataclass(frozen=True)
@@ -132,20 +130,18 @@ def import_ctf(
         session.add(record)
         session.flush()
         problems: list[tuple[int, tuple[str, ...]]] = []
-        batch = []
-        count = 0
-        file_id, source, dest_kind = record.id, header.source.laestab, header.dest_kind.value
-        for pupil in reader.pupils():
-            count += 1
-            batch.append(
-                pupil_row(pupil, header, file_id, source_laestab=source, dest_kind=dest_kind)
-            )
-            if pupil.problems:
-                problems.append((pupil.position, tuple(p.message for p in pupil.problems)))
-            if len(batch) >= BATCH:
-                insert_rows(session, batch)
-                batch = []
-        insert_rows(session, batch)
+        writer = IndexWriter(
+            session, record.id, source_laestab=header.source.laestab, dest_kind=record.dest_kind
+        )
+        try:
+            for pupil in reader.pupils():
+                writer.add(pupil)
+                if pupil.problems:
+                    problems.append((pupil.position, tuple(p.message for p in pupil.problems)))
+            writer.flush()
+        finally:
+            writer.close()
+        count = writer.count
         if pending.sha256 != sha:
             raise LostPupilError("the file changed while it was being read; upload it again")
         record.pupil_count = count

@@ -68,7 +68,7 @@ def users_table_empty(session: Session) -> bool:
 
 def _check(name: str, role: str) -> UserView:
     """The named user, if they exist, are active and have at least `role`; else refused."""
-    from gateway.cli.context import unit_of_work
+    from gateway.cli.session import unit_of_work
     from gateway.users import Role, find_user, view
 
     needed = Role(role)
@@ -178,7 +178,7 @@ def no_user(fn: F) -> F:
 
 
 def _no_users_yet() -> bool:
-    from gateway.cli.context import unit_of_work
+    from gateway.cli.session import unit_of_work
 
     with unit_of_work() as (_s, session):
         return users_table_empty(session)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections import defaultdict
 from collections.abc import Iterable
+from functools import lru_cache
 
 from gateway.matching.features import Features
 from gateway.matching.normalise import nickname_groups, phonetic, variant_groups
@@ -28,45 +30,70 @@ def _dob_keys(f: Features) -> list[str]:
 def _street_keys(f: Features, initials: set[str]) -> set[str]:
     """House number + sound of the street's first word + a name initial: finds a record
     whose names, date and postcode were all mistyped but whose address was not."""
-    if not f.addr:
+    if not f.addr or not f.house:
         return set()
-    words = f.addr.split()
+    return set(_street_key_set(f.addr, f.house, f.town, bool(f.outward), frozenset(initials)))
+
+
+@lru_cache(maxsize=200_000)
+def _street_key_set(
+    addr: str, house: str, town: str, uk: bool, initials: frozenset[str]
+) -> frozenset[str]:
+    # Cached: siblings share the address and often initials; keys of one value made once.
+    words = addr.split()
     street = next((w for w in words if w.isalpha() and w not in ("flat", "unit")), "")
-    if not f.house:
-        return set()
-    keys = {f"a{f.house}|{phonetic(street)}|{i}" for i in initials} if street else set()
-    if f.town and not f.outward:
+    keys = {f"a{house}|{phonetic(street)}|{i}" for i in initials} if street else set()
+    if town and not uk:
         # House number and town, where there is no UK postcode to say where: finds the
         # record when the street itself was mistyped.
-        keys.add(f"t{f.house}|{phonetic(f.town.replace(' ', ''))}")
-    return keys
+        keys.add(f"t{house}|{phonetic(town.replace(' ', ''))}")
+    return frozenset(keys)
 
 
 def _prefix_keys(first: set[str], last: set[str]) -> set[str]:
     return {f"k{a[:3]}|{b[:3]}" for a in first for b in last if a and b}
 
 
+@lru_cache(maxsize=200_000)
+def _name_keys(
+    fn: str, given_all: frozenset[str], sn_forms: frozenset[str], other_sn: frozenset[str]
+) -> tuple[frozenset[str], tuple[str, ...], tuple[str, ...]]:
+    """A store record's name keys (sound of each surname form with each given form), and
+    the sounds themselves for the date keys: made once per distinct set of names."""
+    forms = {t for t in given_all if not t.startswith("#")}
+    if fn:
+        forms.add(fn)
+    snames = {phonetic(s) for s in sn_forms | other_sn}
+    gnames = {phonetic(g) for g in forms}
+    keys = {f"n{s}|{g}" for s in snames for g in gnames}
+    return frozenset(keys), tuple(sorted(gnames)), tuple(sorted(snames))
+
+
 def store_keys(f: Features) -> set[str]:
     """Every key a store record is filed under."""
     keys: set[str] = set()
-    keys |= _street_keys(f, {x[0] for x in (f.fn, f.sn) if x})
-    keys |= _prefix_keys({f.fn}, {f.sn})
+    if f.addr and f.house:
+        keys |= _street_key_set(
+            f.addr, f.house, f.town, bool(f.outward), frozenset(x[0] for x in (f.fn, f.sn) if x)
+        )
+    if f.fn and f.sn:
+        keys.add(f"k{f.fn[:3]}|{f.sn[:3]}")
     if f.upn:
         keys.add("u" + f.upn)
     keys.update("u" + u for u in f.former_upns)
-    keys.update(_dob_keys(f))
-    snames = {phonetic(s) for s in _surname_forms(f)}
-    gnames = {phonetic(g) for g in _given_forms(f)}
-    for s in snames:
-        for g in gnames:
-            keys.add(f"n{s}|{g}")
+    if f.dob_digits:
+        keys.add("d" + f.dob_digits)
+    name_keys, gnames, snames = _name_keys(f.fn, f.given_all, f.sn_forms, f.other_sn)
+    keys |= name_keys
     d = f.dob
     if d is not None and d.year is not None and d.month is not None:
+        ym = f"|{d.year}{d.month:02d}"
+        md = f"|{d.month:02d}{d.day:02d}"
         for g in gnames:
-            keys.add(f"y{g}|{d.year}{d.month:02d}")
-            keys.add(f"m{g}|{d.month:02d}{d.day:02d}")
+            keys.add(f"y{g}{ym}")
+            keys.add(f"m{g}{md}")
         for s in snames:
-            keys.add(f"y{s}|{d.year}{d.month:02d}")
+            keys.add(f"y{s}{ym}")
     if f.postcode:
         keys.add("p" + f.postcode)
     return keys
@@ -133,18 +160,13 @@ class BlockingIndex:
     only adds a candidate, which scoring then judges), to keep a large index small."""
 
     def __init__(self, cap: int = 120) -> None:
-        self._index: dict[int, list[int]] = {}
+        self._index: defaultdict[int, list[int]] = defaultdict(list)
         self.cap = cap
 
     def add(self, position: int, keys: Iterable[str]) -> None:
         index = self._index
-        for k in keys:
-            h = hash(k)
-            bucket = index.get(h)
-            if bucket is None:
-                index[h] = [position]
-            else:
-                bucket.append(position)
+        for h in map(hash, keys):
+            index[h].append(position)
 
     def lookup(self, keys: Iterable[str]) -> set[int]:
         """Positions sharing any key; past `cap` of them, those sharing the most informative

@@ -132,6 +132,15 @@ def _contacts_info(
     )
 
 
+@lru_cache(maxsize=200_000)
+def _address_info(raw: str) -> tuple[str, str]:
+    addr = address_key(raw)
+    return addr, house_number(addr) if addr else ""
+
+
+_NO_OTHER: frozenset[str] = frozenset()
+
+
 def prepare(rec: PersonRecord, as_of: date) -> Features:
     """Fold and key one record for the comparison rules (name, postcode and contact parts
     are cached: families and popular names repeat)."""
@@ -156,7 +165,7 @@ def prepare(rec: PersonRecord, as_of: date) -> Features:
             other_sn |= _surname_forms(former)
     sn, sn_forms, sn_canon = _surname_info(rec.surname)
     pc, outward, sector = _postcode_info(rec.postcode)
-    addr = address_key(rec.address) if rec.address else ""
+    addr, house = _address_info(rec.address) if rec.address else ("", "")
     contacts, contact_fn, contact_sn = _contacts_info(rec.contacts)
     dob = rec.dob
     return Features(
@@ -169,19 +178,21 @@ def prepare(rec: PersonRecord, as_of: date) -> Features:
         sn=sn,
         sn_forms=sn_forms,
         sn_canon=sn_canon,
-        other_sn=frozenset(other_sn - {""}),
-        alias_fn=frozenset(_canon(alias_fn)),
+        other_sn=frozenset(other_sn - {""}) if other_sn else _NO_OTHER,
+        alias_fn=frozenset(_canon(alias_fn)) if alias_fn else _NO_OTHER,
         dob=dob,
         dob_digits=dob.digits() if dob is not None and dob.complete else "",
         sex=rec.sex.strip().upper()[:1],
         upn=normalise_upn(rec.upn) if rec.upn else "",
-        former_upns=frozenset(normalise_upn(u) for u in rec.former_upns if u.strip()),
+        former_upns=frozenset(normalise_upn(u) for u in rec.former_upns if u.strip())
+        if rec.former_upns
+        else _NO_OTHER,
         addr=addr,
-        house=house_number(addr) if addr else "",
+        house=house,
         postcode=pc,
         outward=outward,
         sector=sector,
-        town=fold(rec.town),
+        town=fold(rec.town) if rec.town else "",
         contact_fn=contact_fn,
         contact_sn=contact_sn,
         contacts=contacts,

@@ -189,6 +189,8 @@ class IndexWriter:
 
         self._date, self._bool, self._json = proc("dob"), proc("upn_valid"), proc("other_names")
         self._empty = self._json([])
+        # Dates repeat (a few thousand birthdays, fewer leaving days): each is bound once.
+        self._dates: dict[date | None, Any] = {None: None}
         self._others: dict[_Names, tuple[Any, tuple[str, ...], tuple[str, ...]]] = {}
         self._rows: list[tuple[Any, ...]] = []
         self._keys: list[tuple[str, str, int]] = []
@@ -241,8 +243,17 @@ class IndexWriter:
         surnames = (surname_norm, *extra_s) if surname_norm else extra_s
         forenames = (forename_norm, *extra_f) if forename_norm else extra_f
         if surnames and forenames:
-            keys.extend((kind, key, pid) for kind, key in _cached_name_keys(surnames, forenames))
+            keys += [(kind, key, pid) for kind, key in _cached_name_keys(surnames, forenames)]
         last = pupil.last_school
+        dates = self._dates
+        dob = pupil.dob
+        dob_value = dates.get(dob)
+        if dob_value is None and dob is not None:
+            dob_value = dates[dob] = self._date(dob)
+        leaving = last.leaving_date if last else None
+        leaving_value = dates.get(leaving)
+        if leaving_value is None and leaving is not None:
+            leaving_value = dates[leaving] = self._date(leaving)
         address = pupil.address
         upn_check = pupil.upn_check
         problems = pupil.problems
@@ -260,11 +271,11 @@ class IndexWriter:
                 pupil.middle_names,
                 others_value,
                 self._json(list(former)) if former else self._empty,
-                self._date(pupil.dob),
+                dob_value,
                 pupil.sex,
                 address.postcode if address else None,
                 self._source,
-                self._date(last.leaving_date) if last else None,
+                leaving_value,
                 last.removal_grounds if last else None,
                 self._dest_kind,
                 _OPEN,

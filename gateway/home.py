@@ -10,11 +10,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from gateway import audit, audit_anchor
+from gateway import audit
 from gateway.db import make_engine, migrate
 from gateway.errors import UserError
 from gateway.settings import Settings, database_url
-from lost_pupil import store as lost_pupil_store
 
 
 class HomeError(UserError, RuntimeError):
@@ -54,6 +53,11 @@ def init_home(settings: Settings) -> HomeReport:
     os.chmod(settings.keys_dir, 0o700)
     if write_secret_file(settings.keys_dir / "flask_secret", secrets.token_hex(32).encode()):
         created.append("keys/flask_secret")
+    # Imported here, as below: only `cme init` makes keys and anchors, and every other
+    # command opens the engine through this module (start-up time).
+    from gateway import audit_anchor
+    from lost_pupil import store as lost_pupil_store
+
     if lost_pupil_store.create_key(settings.keys_dir / "lost_pupil.key"):
         created.append("keys/lost_pupil.key")
     from gateway.intake import rawkeys  # the raw store's master key (encryption at rest)

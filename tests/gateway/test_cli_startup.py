@@ -31,6 +31,10 @@ NOT_FOR_A_READ = (
     "parsers.exchange",
     "parsers.ctf",
     "lost_pupil.index",
+    "lost_pupil.store",
+    "cryptography",
+    "gateway.audit_anchor",
+    "gateway.exchange",
 )
 
 

@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from asn1crypto import cms, core
@@ -42,20 +43,38 @@ def _fail(reason: str) -> UntrustedMessage:
     return UntrustedMessage(reason)
 
 
+@dataclass(frozen=True)
+class _Ids:
+    """How a SignerInfo may name a certificate, read from it once (not on every message)."""
+
+    issuer_der: bytes
+    issuer: asn1_x509.Name
+    serial_number: int
+    key_identifier: bytes | None
+
+
+@lru_cache(maxsize=256)
+def _ids(der: bytes) -> _Ids:
+    parsed = asn1_x509.Certificate.load(der)
+    issuer = parsed.issuer
+    issuer.native  # noqa: B018  (parsed now, not lazily by several threads at once)
+    return _Ids(issuer.dump(), issuer, parsed.serial_number, parsed.key_identifier)
+
+
 def _match_signer(sid: Any, trusted: Sequence[x509.Certificate]) -> x509.Certificate:
     for cert in trusted:
-        parsed = asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+        ids = _ids(cert.public_bytes(serialization.Encoding.DER))
         if sid.name == "issuer_and_serial_number":
             ias = sid.chosen
-            if (
-                ias["issuer"] == parsed.issuer
-                and ias["serial_number"].native == parsed.serial_number
+            # Equal DER is an equal name; only otherwise does the slow X.520 comparison run.
+            if ias["serial_number"].native == ids.serial_number and (
+                ias["issuer"].dump() == ids.issuer_der or ias["issuer"] == ids.issuer
             ):
                 return cert
         elif (
             sid.name == "subject_key_identifier"
-            and parsed.key_identifier is not None
-            and sid.chosen.native == parsed.key_identifier
+            and ids.key_identifier is not None
+            and sid.chosen.native == ids.key_identifier
         ):
             return cert
     raise _fail("signer is not a pinned partner certificate")

@@ -107,22 +107,6 @@ class DeliveryReport:
     dead: int = 0
 
 
-def due_messages(session: Session, now: datetime) -> list[int]:
-    return list(
-        session.execute(
-            select(ExchangeMessage.id)
-            .where(
-                ExchangeMessage.direction == Direction.OUT.value,
-                ExchangeMessage.status.in_(
-                    [OutStatus.QUEUED.value, OutStatus.AWAITING_RECEIPT.value]
-                ),
-                ExchangeMessage.next_attempt_at <= now,
-            )
-            .order_by(ExchangeMessage.id)
-        ).scalars()
-    )
-
-
 def deliver_due(
     engine: Engine,
     settings: Settings,
@@ -130,18 +114,20 @@ def deliver_due(
     now: datetime | None = None,
     poster: Poster | None = None,
 ) -> DeliveryReport:
-    """Try every due message once: HTTPS waits for the receipt, mail goes to the outbox."""
+    """Try every due message once: HTTPS waits for the receipt, mail goes to the outbox.
+
+    The attempts are claimed in one short transaction (each due again only after its
+    backoff, so a crash mid-send retries and another sender leaves it alone), the posts
+    run with no transaction open (no database lock held across the network), and each
+    answer is checked and recorded in its own.
+    """
     now = now or utcnow()
     post = poster or transport_http.poster(settings)
     identity = load_identity(settings.keys_dir)
     delivered = mailed = retrying = dead = 0
+    to_post: list[tuple[int, str, bytes]] = []
     with session_scope(engine) as session:
-        ids = due_messages(session, now)
-    for msg_id in ids:
-        with session_scope(engine) as session:
-            row = session.get(ExchangeMessage, msg_id)
-            if row is None or row.status not in (OutStatus.QUEUED, OutStatus.AWAITING_RECEIPT):
-                continue
+        for row in _claim_due(session, now):
             if row.attempts >= _attempts_allowed(settings, row):
                 row.status = OutStatus.DEAD.value
                 row.next_attempt_at = None
@@ -157,17 +143,53 @@ def deliver_due(
                 row.next_attempt_at = now + mail_backoff(settings, row.attempts)
                 mailed += 1
                 continue
-            partner = get_partner(session, row.partner_la)
+            row.next_attempt_at = now + backoff(settings, row.attempts)
             try:
-                answer = post(str(partner.url), row.wire)
-                receipts.accept_receipt_bytes(session, settings, identity, answer, row, now=now)
-            except (OSError, ExchangeError) as exc:
+                url = str(get_partner(session, row.partner_la).url)
+            except ExchangeError as exc:
                 row.last_error = f"{type(exc).__name__}: {exc}"[:500]
-                row.next_attempt_at = now + backoff(settings, row.attempts)
                 retrying += 1
                 continue
-            delivered += 1
+            to_post.append((row.id, url, row.wire))
+    for msg_id, url, wire in to_post:
+        error: Exception | None = None
+        try:
+            answer = post(url, wire)
+        except OSError as exc:
+            error = exc
+        with session_scope(engine) as session:
+            sent = session.get(ExchangeMessage, msg_id)
+            if sent is None or sent.status == OutStatus.DELIVERED.value:
+                continue
+            if error is None:
+                try:
+                    receipts.accept_receipt_bytes(
+                        session, settings, identity, answer, sent, now=now
+                    )
+                except ExchangeError as exc:
+                    error = exc
+            if error is not None:
+                sent.last_error = f"{type(error).__name__}: {error}"[:500]
+                retrying += 1
+                continue
+        delivered += 1
     return DeliveryReport(delivered, mailed, retrying, dead)
+
+
+def _claim_due(session: Session, now: datetime) -> list[ExchangeMessage]:
+    query = (
+        select(ExchangeMessage)
+        .where(
+            ExchangeMessage.direction == Direction.OUT.value,
+            ExchangeMessage.status.in_([OutStatus.QUEUED.value, OutStatus.AWAITING_RECEIPT.value]),
+            ExchangeMessage.next_attempt_at <= now,
+        )
+        .order_by(ExchangeMessage.id)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        # Several senders share the table: each claims rows the others have not locked.
+        query = query.with_for_update(skip_locked=True)
+    return list(session.execute(query).scalars())
 
 
 def dead_letters(session: Session) -> list[ExchangeMessage]:

@@ -6,6 +6,7 @@ import re
 import tomllib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 from cryptography import x509
@@ -32,9 +33,17 @@ class Partner:
     certificate: x509.Certificate
 
 
+@lru_cache(maxsize=256)
+def _parsed(cert_pem: str) -> tuple[x509.Certificate, str]:
+    # Parsing and hashing a certificate on every message costs more than the message's
+    # own database work: keyed by the stored PEM, a changed row is parsed afresh.
+    cert = x509.load_pem_x509_certificate(cert_pem.encode("ascii"))
+    return cert, fingerprint(cert)
+
+
 def _to_partner(row: ExchangePartner) -> Partner:
-    cert = x509.load_pem_x509_certificate(row.cert_pem.encode("ascii"))
-    if fingerprint(cert) != row.fingerprint:
+    cert, pin = _parsed(row.cert_pem)
+    if pin != row.fingerprint:
         # The stored PEM no longer matches its pin: refuse rather than trust it.
         raise ExchangeError(
             f"partner LA {row.la_code}: stored certificate does not match its pinned "

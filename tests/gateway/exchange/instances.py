@@ -1,7 +1,13 @@
-"""Two full gateway instances (LA 807 and LA 806) with their own homes, DBs and HTTPS."""
+"""Two full gateway instances (LA 807 and LA 806) with their own homes, DBs and HTTPS.
+
+Each serves its app as production does: waitress behind a TLS-ending front (here a small
+asyncio proxy standing in for the reverse proxy), so kept-alive connections work.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ipaddress
 import ssl
 import threading
@@ -10,13 +16,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from sqlalchemy import Engine
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from gateway.db import make_engine
 from gateway.exchange.keys import init_keys, load_identity
@@ -30,13 +36,13 @@ class Instance:
     home: Path
     settings: Settings
     engine: Engine
-    server: BaseWSGIServer | None = None
-    thread: threading.Thread | None = None
+    server: TlsFront | None = None
+    web: Any = None
 
     @property
     def url(self) -> str:
         assert self.server is not None
-        return f"https://127.0.0.1:{self.server.server_port}/exchange"
+        return f"https://127.0.0.1:{self.server.port}/exchange"
 
     def cert_pem(self) -> bytes:
         identity = load_identity(self.settings.keys_dir)
@@ -44,11 +50,78 @@ class Instance:
 
     def stop_server(self) -> None:
         if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            assert self.thread is not None
-            self.thread.join(5)
+            self.server.stop()
             self.server = None
+        if self.web is not None:
+            self.web.stop()
+            self.web = None
+
+
+class TlsFront:
+    """Ends TLS on 127.0.0.1 and passes the bytes to a plain HTTP port, both ways."""
+
+    def __init__(self, backend_port: int, context: ssl.SSLContext) -> None:
+        self.backend_port = backend_port
+        self.context = context
+        #: TLS connections accepted (a kept-alive client opens few).
+        self.accepted = 0
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._server: asyncio.Server | None = None
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(ready,), daemon=True)
+        self._thread.start()
+        if not ready.wait(30):
+            raise RuntimeError("the TLS front did not start")
+
+    def _run(self, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._server = self._loop.run_until_complete(
+            asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self.context)
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        ready.set()
+        self._loop.run_forever()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        self._writers.add(writer)
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.backend_port)
+        except OSError:
+            writer.close()
+            self._writers.discard(writer)
+            return
+        self._writers.add(up_writer)
+        await asyncio.gather(_pump(reader, up_writer), _pump(up_reader, writer))
+        self._writers.discard(writer)
+        self._writers.discard(up_writer)
+
+    def stop(self) -> None:
+        async def close() -> None:
+            assert self._server is not None
+            self._server.close()
+            for w in list(self._writers):
+                w.close()
+            await self._server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(close(), self._loop).result(30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(30)
+        self._loop.close()
+
+
+async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except (ConnectionError, ssl.SSLError):
+        pass
+    finally:
+        with contextlib.suppress(Exception):
+            writer.close()
 
 
 def tls_files(folder: Path) -> tuple[Path, Path]:
@@ -105,14 +178,13 @@ def make_instance(la: str, root: Path, db_url: str, env: dict[str, str]) -> Inst
 
 def serve(instance: Instance, tls: tuple[Path, Path]) -> None:
     from web.app import create_app
+    from web.server import WebServer
 
     app = create_app(instance.settings, instance.engine)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(str(tls[0]), str(tls[1]))
-    server = make_server("127.0.0.1", 0, app, threaded=True, ssl_context=context)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    instance.server, instance.thread = server, thread
+    instance.web = WebServer(app, "127.0.0.1", 0, https=True).start()
+    instance.server = TlsFront(instance.web.port, context)
 
 
 @contextmanager
@@ -120,6 +192,9 @@ def running(*instances: Instance) -> Iterator[None]:
     try:
         yield
     finally:
+        from gateway.exchange import transport_http
+
+        transport_http.close_all()
         for inst in instances:
             inst.stop_server()
             inst.engine.dispose()

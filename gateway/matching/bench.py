@@ -11,8 +11,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from gateway.matching.decisions import Decision, Thresholds
-from gateway.matching.engine import MatchEngine
 from gateway.matching.records import Contact, PersonRecord, parse_partial_date
+from gateway.matching.sharded import match_batch
 
 STORE_COLUMNS = ("store_id", "surname", "forename", "dob")
 QUERY_COLUMNS = ("query_id", "surname", "forename", "dob")
@@ -176,8 +176,7 @@ def run_bench(
     store = read_store(store_path)
     queries = read_queries(queries_path)
     t0 = time.perf_counter()
-    engine = MatchEngine(store, thresholds=thresholds, as_of=as_of)
-    ranked = engine.match_all(queries, limit=top)
+    ranked = match_batch(store, queries, thresholds=thresholds, as_of=as_of, limit=top)
     t1 = time.perf_counter()
     decisions = 0
     pairs = 0

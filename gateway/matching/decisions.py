@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections import Counter
 from dataclasses import dataclass
 
 from gateway.matching.compare import F_DOB, F_FORENAME, F_PARENTS, F_SURNAME, F_UPN
@@ -81,11 +82,13 @@ FAMILY_SHARE = 0.10
 
 def holds_families(keys: list[tuple[str, str]]) -> bool:
     """Whether records in a store come in families (surname, postcode) shared by several."""
-    from collections import Counter
+    return holds_families_counted(Counter(k for k in keys if k[0] and k[1]))
 
-    known = [k for k in keys if k[0] and k[1]]
+
+def holds_families_counted(counts: Counter[tuple[str, str]]) -> bool:
+    """holds_families from the count of each known (surname, postcode)."""
+    known = sum(counts.values())
     if not known:
         return True  # no evidence: keep the guard, the safe side for children
-    counts = Counter(known)
     shared = sum(c for c in counts.values() if c > 1)
-    return shared / len(known) >= FAMILY_SHARE
+    return shared / known >= FAMILY_SHARE

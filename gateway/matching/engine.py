@@ -72,7 +72,8 @@ def _compare_slice(bounds: tuple[int, int]) -> list[list[Compared]]:
     return [engine.compare_blocked(q) for q in prepared[bounds[0] : bounds[1]]]
 
 
-def _cpus() -> int:
+def cpus() -> int:
+    """The cores this process may use (at most 4: past that, forking costs more)."""
     try:
         return max(1, min(4, len(os.sched_getaffinity(0))))
     except AttributeError:
@@ -165,7 +166,7 @@ class MatchEngine:
             ),
             F_DOB: collision_probability(
                 frequencies(q.dob_digits for q in prepared),
-                frequencies(s.dob_digits for s in self.features),
+                self.store_dob_frequencies(),
             ),
         }
         u = estimate_u(random_levels, {k: max(v, 1e-7) for k, v in exact_u.items()})
@@ -175,6 +176,9 @@ class MatchEngine:
                 patterns[levels] += 1
         self.model.m, self.model.u, self.model.prior = estimate_m(patterns, u)
         self.model.reset()
+
+    def store_dob_frequencies(self) -> dict[str, float]:
+        return frequencies(s.dob_digits for s in self.features)
 
     def random_levels(
         self, prepared: Sequence[Features], sample: int = 10_000, seed: int = 7
@@ -201,7 +205,7 @@ class MatchEngine:
         meanwhile this process draws the random pairs that estimate u."""
         global _FORKED
         prepared = [self.prepare_query(q) for q in queries]
-        workers = workers if workers is not None else _cpus()
+        workers = workers if workers is not None else cpus()
         random_levels = None
         if workers > 1 and len(prepared) >= 400 and "fork" in mp.get_all_start_methods():
             _FORKED = (self, prepared)
@@ -282,10 +286,14 @@ class MatchEngine:
                     decision=decide(p, levels, self.thresholds, family_guard=self.family_guard),
                     levels=levels,
                     swapped_names=swapped,
-                    evidence=self.explain(q, feats[pos], levels) if explain else (),
+                    evidence=self.explain_at(q, pos, levels) if explain else (),
                 )
             )
         return out
+
+    def explain_at(self, q: Features, pos: int, levels: tuple[int, ...]) -> tuple[Evidence, ...]:
+        """The evidence for the store record at a position."""
+        return self.explain(q, self.features[pos], levels)
 
     def explain(self, q: Features, s: Features, levels: tuple[int, ...]) -> tuple[Evidence, ...]:
         w = self.model.weights()

@@ -1,0 +1,190 @@
+"""A batch of queries against a large store, the store shared among forked workers: each
+prepares, indexes and compares its own part, so that preparing the store uses every core."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import random
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from gateway.matching.blocking import BlockingIndex, query_keys, store_keys
+from gateway.matching.compare import compare
+from gateway.matching.decisions import Thresholds, holds_families_counted
+from gateway.matching.engine import Candidate, Compared, Evidence, MatchEngine, cpus
+from gateway.matching.features import Features, prepare
+from gateway.matching.normalise import canonical_variant, joined
+from gateway.matching.records import PersonRecord
+from gateway.matching.weights import Model, default_m, default_u
+
+# Below this many store records one process does it all: forking costs more than it saves.
+MIN_SHARDED = 5_000
+
+
+@dataclass(frozen=True)
+class _Shard:
+    """What one worker sends back: the compared pairs of every query (store positions are
+    the store's own), and the counts the model is fitted on."""
+
+    compared: list[list[Compared]]
+    forenames: Counter[str]
+    surnames: Counter[str]
+    forename_groups: Counter[str]
+    dob_digits: Counter[str]
+    families: Counter[tuple[str, str]]
+
+
+_WORK: tuple[Sequence[PersonRecord], Sequence[PersonRecord], date, int] | None = None
+
+
+def _shard(bounds: tuple[int, int]) -> _Shard:
+    assert _WORK is not None
+    store, queries, as_of, cap = _WORK
+    lo, hi = bounds
+    feats = [prepare(store[i], as_of) for i in range(lo, hi)]
+    index = BlockingIndex(cap)
+    for i, f in enumerate(feats):
+        index.add(lo + i, store_keys(f))
+    compared = []
+    for q in queries:
+        qf = prepare(q, as_of)
+        pairs = []
+        for pos in index.lookup(query_keys(qf)):
+            levels, swapped = compare(qf, feats[pos - lo])
+            pairs.append((pos, levels, swapped))
+        compared.append(pairs)
+    return _Shard(
+        compared,
+        Counter(f.fn for f in feats if f.fn),
+        Counter(f.sn for f in feats if f.sn),
+        Counter(g for g in (canonical_variant(f.fn) for f in feats) if g),
+        Counter(f.dob_digits for f in feats if f.dob_digits),
+        Counter((f.sn, f.postcode) for f in feats if f.sn and f.postcode),
+    )
+
+
+@dataclass(slots=True)
+class _Names:
+    """What ranking reads of a store record: its id and its names as compared."""
+
+    record: PersonRecord
+    fn: str
+    sn: str
+
+
+class _NameView(Sequence[_Names]):
+    def __init__(self, store: Sequence[PersonRecord]) -> None:
+        self._store = store
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    def __getitem__(self, pos: int) -> _Names:  # type: ignore[override]
+        r = self._store[pos]
+        return _Names(r, joined(r.forename), joined(r.surname))
+
+
+def _freq(counts: Counter[str]) -> dict[str, float]:
+    total = sum(counts.values()) or 1
+    return {k: c / total for k, c in counts.items()}
+
+
+class ShardedEngine(MatchEngine):
+    """MatchEngine's fitting, scoring and ranking over pairs compared by the workers; the
+    parent prepares only the store records it draws for u and those it explains."""
+
+    def __init__(
+        self,
+        store: Sequence[PersonRecord],
+        shards: Sequence[_Shard],
+        *,
+        thresholds: Thresholds,
+        as_of: date,
+    ) -> None:
+        self.as_of = as_of
+        self.thresholds = thresholds
+        self._store = store
+        self.features = _NameView(store)  # type: ignore[assignment]
+        self.model = Model(m=default_m(), u=default_u(), prior=0.05)
+
+        def merged(name: str) -> Counter[str]:
+            total: Counter[str] = Counter()
+            for s in shards:
+                total.update(getattr(s, name))
+            return total
+
+        self.model.forename_freq = _freq(merged("forenames"))
+        self.model.surname_freq = _freq(merged("surnames"))
+        self.model.forename_group_freq = _freq(merged("forename_groups"))
+        self._dob_freq = _freq(merged("dob_digits"))
+        self.model.freq_floor = 1.0 / max(len(store), 1)
+        families: Counter[tuple[str, str]] = Counter()
+        for s in shards:
+            families.update(s.families)
+        self.family_guard = holds_families_counted(families)
+
+    def store_dob_frequencies(self) -> dict[str, float]:
+        return self._dob_freq
+
+    def store_features(self, pos: int) -> Features:
+        return prepare(self._store[pos], self.as_of)
+
+    def explain_at(self, q: Features, pos: int, levels: tuple[int, ...]) -> tuple[Evidence, ...]:
+        return self.explain(q, self.store_features(pos), levels)
+
+
+def match_batch(
+    store: Sequence[PersonRecord],
+    queries: Sequence[PersonRecord],
+    *,
+    thresholds: Thresholds,
+    as_of: date | None = None,
+    limit: int = 5,
+    explain: bool = False,
+    workers: int | None = None,
+) -> list[list[Candidate]]:
+    """What MatchEngine(store).match_all(queries) gives, the store split among workers.
+
+    Each worker's blocking keeps at most the index's cap of records per query from its own
+    part, so a query whose keys are shared by very many records is compared with more of
+    them than one index would allow (never fewer)."""
+    global _WORK
+    as_of = as_of or date.today()
+    workers = workers if workers is not None else cpus()
+    if workers < 2 or len(store) < MIN_SHARDED or "fork" not in mp.get_all_start_methods():
+        engine = MatchEngine(store, thresholds=thresholds, as_of=as_of)
+        return engine.match_all(queries, limit=limit, explain=explain, workers=workers)
+    step = -(-len(store) // workers)
+    bounds = [(i, min(i + step, len(store))) for i in range(0, len(store), step)]
+    _WORK = (store, queries, as_of, BlockingIndex().cap)
+    try:
+        with mp.get_context("fork").Pool(len(bounds)) as pool:
+            pending = pool.map_async(_shard, bounds)
+            # Meanwhile this process prepares the queries and draws the pairs for u.
+            prepared = [prepare(q, as_of) for q in queries]
+            random_levels = _random_levels(store, prepared, as_of)
+            shards = pending.get()
+    finally:
+        _WORK = None
+    engine = ShardedEngine(store, shards, thresholds=thresholds, as_of=as_of)
+    compared = [[pair for s in shards for pair in s.compared[i]] for i in range(len(prepared))]
+    engine.fit_compared(prepared, compared, random_levels=random_levels)
+    return [
+        engine.rank(q, c, limit=limit, explain=explain)
+        for q, c in zip(prepared, compared, strict=True)
+    ]
+
+
+def _random_levels(
+    store: Sequence[PersonRecord], prepared: Sequence[Features], as_of: date
+) -> list[tuple[int, ...]]:
+    """The random query-store pairs for u, drawn as MatchEngine.random_levels draws them
+    (same seed, same sample), each store record prepared as it is drawn."""
+    rng = random.Random(7)
+    n = len(store)
+    return [
+        compare(rng.choice(prepared), prepare(store[rng.randrange(n)], as_of))[0]
+        for _ in range(min(10_000, len(prepared) * n))
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import os
 import re
@@ -257,10 +258,14 @@ class Settings:
         return self.core.mode == "production"
 
 
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    # Each call evaluates every (string) annotation of the class anew: once per class.
+    return typing.get_type_hints(cls)
+
+
 _SECTIONS: dict[str, type] = {
-    f.name: typing.get_type_hints(Settings)[f.name]
-    for f in dataclasses.fields(Settings)
-    if f.name != "sources"
+    f.name: _hints(Settings)[f.name] for f in dataclasses.fields(Settings) if f.name != "sources"
 }
 
 
@@ -366,7 +371,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
     built: dict[str, Any] = {}
     for section, cls in _SECTIONS.items():
-        hints = typing.get_type_hints(cls)
+        hints = _hints(cls)
         values = raw.get(section, {})
         missing = [f.name for f in dataclasses.fields(cls) if f.name not in values]
         if missing:

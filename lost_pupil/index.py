@@ -19,9 +19,12 @@ _KEEP = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ -")
 # Plain strings, looked up once: an enum member's .value costs a descriptor call per use.
 _UPN, _SURNAME, _FORENAME = KeyKind.UPN.value, KeyKind.SURNAME.value, KeyKind.FORENAME.value
 _OPEN = PupilStatus.OPEN.value
+#: Entries per name cache: common names are most of any file, and the caches (with the
+#: import's page cache) must keep an import of the largest file well under 200 MB.
+_NAME_CACHE = 16384
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=_NAME_CACHE)
 def normalise_name(raw: str | None) -> str:
     """'Zoë O'Neil-Smith ' -> 'ZOE ONEIL-SMITH': accents off, letters, spaces, hyphens."""
     if not raw:
@@ -31,7 +34,7 @@ def normalise_name(raw: str | None) -> str:
     return " ".join(kept.split())
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=_NAME_CACHE)
 def name_parts(norm: str) -> tuple[str, ...]:
     """A name and, for hyphenated or double names, each part: 'SMITH-JONES' -> 3 forms."""
     if not norm:
@@ -41,7 +44,7 @@ def name_parts(norm: str) -> tuple[str, ...]:
     return (whole, *(p for p in parts if p != whole)) if len(parts) > 1 else (whole,)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=_NAME_CACHE)
 def phonetic(norm_part: str) -> str:
     return jellyfish.metaphone(norm_part)[:8] or norm_part[:4]
 
@@ -111,11 +114,11 @@ KEY_COLUMNS = ("kind", "key", "pupil_id")
 BATCH = 5000
 #: SQLite page cache (KiB) while a file is indexed: the random inserts into the key, DOB
 #: and postcode indexes stay in memory instead of spilling pages to the WAL mid-import.
-_INGEST_CACHE_KIB = 48 * 1024
+_INGEST_CACHE_KIB = 32 * 1024
 _Names = tuple[str | None, str | None, tuple[str, ...], tuple[str, ...]]
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=_NAME_CACHE)
 def _cached_name_keys(
     surnames: tuple[str, ...], forenames: tuple[str, ...]
 ) -> tuple[tuple[str, str], ...]:
@@ -194,7 +197,6 @@ class IndexWriter:
         self._others: dict[_Names, tuple[Any, tuple[str, ...], tuple[str, ...]]] = {}
         self._rows: list[tuple[Any, ...]] = []
         self._keys: list[tuple[str, str, int]] = []
-        self._ids: list[int] = []
         self._next_id = 0
         self._cache_kib: int | None = None
         if self._sqlite:
@@ -205,17 +207,15 @@ class IndexWriter:
             self._conn.exec_driver_sql(f"PRAGMA cache_size=-{_INGEST_CACHE_KIB}")
         self.count = 0
 
-    def _new_id(self) -> int:
+    def add(self, pupil: CtfPupil) -> None:
+        """Queue one pupil's row and keys (written every BATCH pupils)."""
+        # On SQLite the row's own id; elsewhere its place in the batch, swapped for an id
+        # from the sequence at flush (so a one-pupil file takes one id, not a batch's).
         if self._sqlite:
+            pid = self._next_id
             self._next_id += 1
-            return self._next_id - 1
-        if not self._ids:
-            self._ids = _reserve_ids(self._session, BATCH)[::-1]
-        return self._ids.pop()
-
-    def add(self, pupil: CtfPupil) -> int:
-        """Queue one pupil's row and keys (written every BATCH pupils); returns its id."""
-        pid = self._new_id()
+        else:
+            pid = len(self._rows)
         names = (
             pupil.preferred_surname,
             pupil.preferred_forename,
@@ -224,7 +224,7 @@ class IndexWriter:
         )
         other = self._others.get(names)
         if other is None:
-            if len(self._others) > 65536:
+            if len(self._others) >= _NAME_CACHE:
                 self._others.clear()
             others, extra_s, extra_f = _other_names(names)
             value = self._json(others) if others else self._empty
@@ -285,7 +285,6 @@ class IndexWriter:
         self.count += 1
         if len(self._rows) >= BATCH:
             self.flush()
-        return pid
 
     def flush(self) -> None:
         rows, keys = self._rows, self._keys
@@ -308,10 +307,15 @@ class IndexWriter:
                     keys,
                 )
             return
-        self._conn.execute(insert(pupils), [dict(zip(PUPIL_COLUMNS, r, strict=True)) for r in rows])
+        ids = _reserve_ids(self._session, len(rows))
+        self._conn.execute(
+            insert(pupils),
+            [dict(zip(PUPIL_COLUMNS, (ids[r[0]], *r[1:]), strict=True)) for r in rows],
+        )
         if keys:
             self._conn.execute(
-                insert(key_table), [dict(zip(KEY_COLUMNS, k, strict=True)) for k in keys]
+                insert(key_table),
+                [{"kind": kind, "key": key, "pupil_id": ids[at]} for kind, key, at in keys],
             )
 
     def close(self) -> None:

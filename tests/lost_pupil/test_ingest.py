@@ -98,3 +98,14 @@ def test_a_file_failing_after_written_batches_leaves_nothing(session: Session, s
     if session.get_bind().dialect.name == "sqlite":
         # The import's larger page cache is not left on the pooled connection.
         assert session.connection().execute(text("PRAGMA cache_size")).scalar_one() == -2000
+
+
+def test_a_one_pupil_file_takes_one_id(session: Session, store: FileStore):
+    # Most lost-pupil files hold one child: a batch's worth of ids is not spent on each.
+    first = g.ctf_bytes([g.sample_pupil()], g.CtfOptions())
+    second = g.ctf_bytes([g.sample_pupil(forename="Grace")], g.CtfOptions())
+    _import(session, store, first)
+    _import(session, store, second)
+    session.commit()
+    ids = session.scalars(select(LostPupil.id).order_by(LostPupil.id)).all()
+    assert len(ids) == 2 and ids[1] == ids[0] + 1

@@ -229,12 +229,7 @@ class MatchEngine:
     # Scoring --------------------------------------------------------------------------
 
     def score_levels(self, s: Features, levels: tuple[int, ...]) -> float:
-        w = self.model.weights()
-        bits = self.model.prior_bits
-        for fi, lvl in enumerate(levels):
-            if lvl != MISSING:
-                bits += w[fi][lvl]
-        return bits + self.name_adjustment(s, levels)
+        return self.model.pattern_bits(levels) + self.name_adjustment(s, levels)
 
     def name_adjustment(self, s: Features, levels: tuple[int, ...]) -> float:
         """Term-frequency bits for the names: a shared rare name says more than a common one."""
@@ -269,18 +264,19 @@ class MatchEngine:
         exclude: frozenset[str] = frozenset(),
     ) -> list[Candidate]:
         feats = self.features
-        scored = [
-            (self.score_levels(feats[pos], levels), pos, levels, swapped)
-            for pos, levels, swapped in compared
-            if not exclude or feats[pos].record.record_id not in exclude
-        ]
-        scored.sort(key=lambda x: (-x[0], feats[x[1]].record.record_id))
+        scored = []
+        for pos, levels, swapped in compared:
+            s = feats[pos]
+            rid = s.record.record_id
+            if not exclude or rid not in exclude:
+                scored.append((self.score_levels(s, levels), rid, pos, levels, swapped))
+        scored.sort(key=lambda x: (-x[0], x[1]))
         out = []
-        for bits, pos, levels, swapped in scored[:limit]:
+        for bits, rid, pos, levels, swapped in scored[:limit]:
             p = _probability(bits)
             out.append(
                 Candidate(
-                    record_id=feats[pos].record.record_id,
+                    record_id=rid,
                     score=round(bits, 3),
                     probability=p,
                     decision=decide(p, levels, self.thresholds, family_guard=self.family_guard),

@@ -48,12 +48,15 @@ def _shard(bounds: tuple[int, int]) -> _Shard:
     for i, f in enumerate(feats):
         index.add(lo + i, store_keys(f))
     compared = []
+    # One tuple per distinct pattern of levels, so that the pairs travel back pickled as
+    # references to a few thousand patterns.
+    patterns: dict[tuple[int, ...], tuple[int, ...]] = {}
     for q in queries:
         qf = prepare(q, as_of)
         pairs = []
         for pos in index.lookup(query_keys(qf)):
             levels, swapped = compare(qf, feats[pos - lo])
-            pairs.append((pos, levels, swapped))
+            pairs.append((pos, patterns.setdefault(levels, levels), swapped))
         compared.append(pairs)
     return _Shard(
         compared,

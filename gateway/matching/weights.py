@@ -27,6 +27,10 @@ class Model:
     forename_group_freq: dict[str, float] = field(default_factory=dict)
     freq_floor: float = 1e-5
     _w: list[list[float]] = field(default_factory=list, repr=False)
+    # Prior plus field weights of each pattern of levels seen, for the prior they were made
+    # with (patterns repeat: a batch has a few thousand among hundreds of thousands of pairs).
+    _bits: dict[tuple[int, ...], float] = field(default_factory=dict, repr=False)
+    _bits_prior: float = field(default=-1.0, repr=False)
 
     def weights(self) -> list[list[float]]:
         """log2(m/u) per field and level (cached until m or u change)."""
@@ -39,6 +43,22 @@ class Model:
 
     def reset(self) -> None:
         self._w = []
+        self._bits = {}
+
+    def pattern_bits(self, levels: tuple[int, ...]) -> float:
+        """Prior bits plus the weight of each known level (name frequencies aside)."""
+        if self._bits_prior != self.prior or not self._w:
+            self._bits = {}
+            self._bits_prior = self.prior
+        bits = self._bits.get(levels)
+        if bits is None:
+            w = self.weights()
+            bits = self.prior_bits
+            for fi, lvl in enumerate(levels):
+                if lvl != MISSING:
+                    bits += w[fi][lvl]
+            self._bits[levels] = bits
+        return bits
 
     @property
     def prior_bits(self) -> float:

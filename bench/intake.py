@@ -1,6 +1,10 @@
 """Intake: messages/s durably stored over SMTP (4 connections) beside the floor of a bare
 aiosmtpd handler that only writes and fsyncs each message to a file, measured in the same
-run on the same disk; and the dispatch rate from raw message to outcome."""
+run on the same disk; then dispatch, SMTP to case: labelled referrals sent over SMTP to a
+listener with one job worker beside it (as `cme run` has them) on SQLite, timed until every
+one is a case or in triage, beside that floor; and dispatch alone on PostgreSQL with one,
+two and four worker processes sharing the job table (SKIP LOCKED), beside the one-worker
+figure of the same run."""
 
 from __future__ import annotations
 
@@ -8,9 +12,11 @@ import asyncio
 import json
 import multiprocessing
 import os
+import resource
 import smtplib
 import statistics
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter
@@ -18,19 +24,24 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from sqlalchemy import select
+from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy.orm import Session
 
 from gateway import jobs
 from gateway.db import make_engine, migrate, session_scope
 from gateway.intake import dispatch  # noqa: F401  (registers the dispatch job)
-from gateway.intake.rawstore import RawStore
+from gateway.intake.dispatch import DISPATCH_BATCH
+from gateway.intake.rawstore import Arrival, RawStore
 from gateway.intake.smtp import SmtpListener
-from gateway.models.intake import RawMessage
+from gateway.models.intake import IntakeChannel, RawMessage
 from gateway.settings import load_settings
 from tests.fixtures import mail
 from tests.support.dovecot import free_port
+from tests.support.postgres import Unavailable, start_cluster
 
 N = int(os.environ.get("BENCH_INTAKE_MESSAGES", "2000"))
+DISPATCH_N = int(os.environ.get("BENCH_DISPATCH_MESSAGES", "300"))
+PG_WORKERS = (1, 2, 4)
 CONNECTIONS = 4
 ROUNDS = int(os.environ.get("BENCH_INTAKE_ROUNDS", "5"))
 BODY = 8_900  # bytes, as in FIELD-NOTES' floor measurement
@@ -116,6 +127,7 @@ def main() -> None:
     controller.stop()
     listener.stop(grace=1)
     store.close()
+    engine.dispose()
     floor, mine = statistics.median(floors), statistics.median(ours)
     emit(figure="smtp_stored_messages_per_s", value=round(mine, 1), floor=round(floor, 1),
          ratio=round(mine / floor, 3), goal_ratio=0.8, connections=CONNECTIONS,
@@ -123,14 +135,163 @@ def main() -> None:
          pair_ratios=[round(o / f, 2) for o, f in zip(ours, floors, strict=True)],
          engine="sqlite")  # fmt: skip
 
+    smtp_to_case(work / "e2e", floor)
+    postgres_workers(work / "pg", floor)
+
+
+def _dispatched(engine: Any) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                select(func.count()).select_from(RawMessage).where(RawMessage.status != "stored")
+            ).scalar_one()
+        )
+
+
+def _wait_dispatched(engine: Any, count: int) -> float:
+    """Wait (on the database's state, with a generous limit) until `count` rows are done."""
+    deadline = time.monotonic() + 1800
+    while _dispatched(engine) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError("dispatch made no progress for 30 minutes")
+        time.sleep(0.02)
+    return time.perf_counter()
+
+
+class _Writes:
+    """ORM flushes and the rows they insert, counted during a run (the cost per referral)."""
+
+    def __init__(self) -> None:
+        self.flushes = 0
+        self.rows = 0
+        event.listen(Session, "after_flush", self._after_flush)
+
+    def _after_flush(self, session: Session, _context: Any) -> None:
+        self.flushes += 1
+        self.rows += len(session.new)
+
+    def close(self) -> None:
+        event.remove(Session, "after_flush", self._after_flush)
+
+
+def smtp_to_case(home: Path, floor: float) -> None:
+    """SMTP in, one worker dispatching beside the listener (woken by each index commit),
+    timed from the first message sent to the last one dispatched."""
+    settings = load_settings(
+        {"CME_HOME": str(home), "CME_SMTP_MAX_MESSAGES_PER_MINUTE_PER_PEER": "0"}
+    )
+    engine = make_engine(f"sqlite:///{home / 'cme.db'}")
+    migrate(engine)
+    store = RawStore(home, engine)
+    listener = SmtpListener(settings, store, port=0)
+    _, port = listener.start()
+    stop = threading.Event()
+    worker = threading.Thread(target=jobs.run_worker, args=(engine, settings, stop), daemon=True)
+    worker.start()
+    warm = [mail.referral(800_000 + n, size=BODY) for n in range(50)]
+    blast(port, warm)
+    _wait_dispatched(engine, len(warm))
+    payloads = [mail.referral(700_000 + n, size=BODY) for n in range(DISPATCH_N)]
+    writes = _Writes()
+    cpu = time.process_time()  # this process: listener, indexer and worker (not the senders)
     started = time.perf_counter()
-    ran = jobs.drain(engine, settings, limit=10 * N)
-    elapsed = time.perf_counter() - started
+    blast(port, payloads)
+    finished = _wait_dispatched(engine, len(warm) + DISPATCH_N)
+    cpu = time.process_time() - cpu
+    writes.close()
+    stop.set()
+    jobs.notify()
+    worker.join(timeout=60)
+    listener.stop(grace=1)
+    store.close()
     with session_scope(engine) as session:
         outcomes = Counter(session.execute(select(RawMessage.outcome)).scalars())
-    emit(figure="dispatch_messages_per_s", value=round(ran / elapsed, 1), jobs=ran,
-         outcomes=dict(outcomes), engine="sqlite")  # fmt: skip
+    rate = DISPATCH_N / (finished - started)
+    emit(figure="dispatch_smtp_to_case_per_s", value=round(rate, 1), floor=round(floor, 1),
+         ratio=round(rate / floor, 3), goal=150, workers=1, connections=CONNECTIONS,
+         messages=DISPATCH_N, message_bytes=len(payloads[0]),
+         cpu_ms_per_referral=round(cpu / DISPATCH_N * 1000, 2),
+         flushes_per_referral=round(writes.flushes / DISPATCH_N, 1),
+         orm_rows_per_referral=round(writes.rows / DISPATCH_N, 1),
+         batch=DISPATCH_BATCH, outcomes=dict(outcomes), engine="sqlite")  # fmt: skip
     engine.dispose()
+
+
+def _pg_worker(url: str, home: str, go: Any) -> None:
+    from gateway.home import _engine_for
+
+    _engine_for.cache_clear()
+    engine = make_engine(url)
+    settings = load_settings({"CME_HOME": home})
+    go.wait()
+    while jobs.drain(engine, settings):
+        pass
+    engine.dispose()
+
+
+def postgres_workers(work: Path, floor: float) -> None:
+    """The same referrals stored in PostgreSQL, then dispatched by 1, 2 and 4 worker
+    processes (fresh database each); timed from the start to the last one dispatched."""
+    try:
+        cluster = start_cluster()
+    except Unavailable as exc:
+        emit(figure="dispatch_postgres_per_s", skipped=f"PostgreSQL unavailable: {exc}")
+        return
+    try:
+        admin = create_engine(cluster.url, isolation_level="AUTOCOMMIT")
+        rates: dict[int, float] = {}
+        cpus: dict[int, float] = {}  # the workers' own CPU (not PostgreSQL's)
+        for workers in PG_WORKERS:
+            name = f"bench_dispatch_{workers}"
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            url = cluster.url_for(name)
+            home = work / name
+            engine = make_engine(url)
+            migrate(engine)
+            store = RawStore(home, engine)
+            arrival = Arrival(channel=IntakeChannel.SMTP, mail_from="bench@school-807.example",
+                              rcpt_tos=(mail.INBOX,), peer="127.0.0.1")  # fmt: skip
+            futures = [
+                store.submit(mail.referral(600_000 + n, size=BODY), arrival)
+                for n in range(DISPATCH_N)
+            ]
+            for future in futures:
+                future.result()
+            store.close()
+            ctx = multiprocessing.get_context("fork")
+            go = ctx.Event()
+            engine.dispose()  # no pooled connection crosses the fork
+            procs = [
+                ctx.Process(target=_pg_worker, args=(url, str(home), go)) for _ in range(workers)
+            ]
+            children = resource.getrusage(resource.RUSAGE_CHILDREN)
+            for proc in procs:
+                proc.start()
+            started = time.perf_counter()
+            go.set()
+            for proc in procs:
+                proc.join()
+                if proc.exitcode != 0:
+                    raise RuntimeError(f"a bench worker failed (exit {proc.exitcode})")
+            elapsed = time.perf_counter() - started
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus[workers] = (after.ru_utime + after.ru_stime) - (
+                children.ru_utime + children.ru_stime
+            )
+            if _dispatched(engine) != DISPATCH_N:
+                raise RuntimeError("the workers stopped before every message was dispatched")
+            engine.dispose()
+            rates[workers] = DISPATCH_N / elapsed
+        one = rates[PG_WORKERS[0]]
+        for workers, rate in rates.items():
+            emit(figure="dispatch_postgres_per_s", value=round(rate, 1), workers=workers,
+                 vs_one_worker=round(rate / one, 2), smtp_floor=round(floor, 1),
+                 worker_cpu_ms_per_referral=round(cpus[workers] / DISPATCH_N * 1000, 2),
+                 messages=DISPATCH_N, batch=DISPATCH_BATCH, engine="postgresql")  # fmt: skip
+        admin.dispose()
+    finally:
+        cluster.stop()
 
 
 if __name__ == "__main__":

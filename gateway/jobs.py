@@ -234,6 +234,7 @@ def _run_together(engine: Engine, settings: Settings, ids: list[int]) -> None:
             prepare = _PREPARE.get(leased[0].kind) if leased else None
             if prepare is not None:
                 prepare(session, settings, [dict(job.payload) for job in leased])
+            failed: dict[int, str] = {}
             for job in leased:
                 handler = _HANDLERS[job.kind]
                 try:
@@ -243,7 +244,11 @@ def _run_together(engine: Engine, settings: Settings, ids: list[int]) -> None:
                     log.warning(
                         "job failed", extra={"job_id": job.id, "error_type": type(exc).__name__}
                     )
-                    _failed_with(job, _error_text(exc), settings)
+                    failed[job.id] = _error_text(exc)
+            # Marked at the end: one multi-row UPDATE in the commit, not one per savepoint.
+            for job in leased:
+                if job.id in failed:
+                    _failed_with(job, failed[job.id], settings)
                 else:
                     _done(job)
     except Exception as exc:

@@ -67,12 +67,16 @@ def dispatch_raw(
     """
     # Locked on PostgreSQL: should two workers ever hold the same message (a lease taken
     # over from a worker that was only slow), the second waits, then sees it done.
-    row = session.get(RawMessage, raw_id, with_for_update=True)
+    prepared = session.info.get(_PREPARED, {})
+    if raw_id in prepared:  # read and locked with its batch
+        row = session.get(RawMessage, raw_id)
+    else:
+        row = session.get(RawMessage, raw_id, with_for_update=True)
     if row is None:
         raise LookupError(f"there is no raw message {raw_id}")
     if row.status != RawStatus.STORED.value:
         return result_of(row)
-    ready = session.info.get(_PREPARED, {}).pop(raw_id, None)
+    ready = prepared.pop(raw_id, None)
     if ready is None or ready.sha256 != row.sha256:
         ready = _read_stored(settings, session, row)
     if isinstance(ready.data, RawStoreError):
@@ -147,14 +151,14 @@ def prepare_dispatch(session: Session, settings: Settings, payloads: list[dict[s
     work that needs no lock. On PostgreSQL the dispatch itself serialises on the audit
     log's lock (the case store's order), so this is the part that workers share out."""
     ids = [int(p["raw_id"]) for p in payloads]
+    # Locked together on PostgreSQL (see dispatch_raw), ordered so workers never deadlock.
     rows = session.execute(
-        select(RawMessage).where(
-            RawMessage.id.in_(ids), RawMessage.status == RawStatus.STORED.value
-        )
+        select(RawMessage).where(RawMessage.id.in_(ids)).order_by(RawMessage.id).with_for_update()
     ).scalars()
     ready = session.info.setdefault(_PREPARED, {})
     for row in rows:
-        ready[row.id] = _with_referral(_read_stored(settings, session, row))
+        if row.status == RawStatus.STORED.value:
+            ready[row.id] = _with_referral(_read_stored(settings, session, row))
 
 
 _STORES: dict[tuple[str, int], RawStore] = {}

@@ -224,3 +224,38 @@ def test_a_message_with_nothing_to_read_is_held(
     )
     result = _dispatch(store, engine, intake_settings, empty)
     assert (result["outcome"], result["reason"]) == ("quarantined", "referral_unreadable")
+
+
+def test_a_batch_holds_only_the_message_that_fails(
+    store: RawStore, engine: Engine, intake_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dispatched together (one transaction, a savepoint each): one message whose dispatch
+    breaks half-way is held with the reason, its half-done work undone; the rest go on."""
+    from gateway import jobs
+    from gateway.intake import referral
+    from gateway.models.intake import RawMessage
+    from gateway.models.ops import Job
+    from gateway.models.referral import Referral
+
+    stored = [store.store(mail.referral(500 + n), Arrival(IntakeChannel.SMTP)) for n in range(6)]
+    bad = stored[3].raw_id
+    real = referral.receive
+
+    def breaks_for_one(session: Session, settings: Settings, values: dict, **kw: object) -> object:
+        routed = real(session, settings, values, **kw)  # type: ignore[arg-type]
+        if kw.get("raw_id") == bad:
+            raise RuntimeError("the disk went away")  # after the referral was written
+        return routed
+
+    monkeypatch.setattr(referral, "receive", breaks_for_one)
+    assert jobs.run_batch(engine, intake_settings) == 6  # one batch
+    with Session(engine) as s:
+        rows = {r.id: r for r in s.execute(select(RawMessage)).scalars()}
+        referred = set(s.execute(select(Referral.raw_id)).scalars())
+        statuses = set(s.execute(select(Job.status).where(Job.kind == "intake.dispatch")).scalars())
+        held = s.execute(select(QuarantineEntry.raw_id)).scalars().all()
+    assert rows[bad].outcome == "quarantined" and held == [bad]
+    assert referred == {one.raw_id for one in stored} - {bad}  # the bad one's referral undone
+    good = [one.raw_id for one in stored if one.raw_id != bad]
+    assert all(rows[raw_id].outcome in ("case", "triage") for raw_id in good)
+    assert statuses == {"done"}

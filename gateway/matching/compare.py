@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rapidfuzz.distance import OSA, JaroWinkler
 from rapidfuzz.fuzz import ratio, token_set_ratio
@@ -72,13 +73,15 @@ F_FORENAME, F_SURNAME, F_MIDDLE, F_DOB, F_SEX, F_UPN, F_ADDRESS, F_PARENTS, F_SC
 )
 
 
+@lru_cache(maxsize=500_000)
 def _given_level(
     a: str, a_first: str, a_given: frozenset[str], b: str, b_first: str, b_given: frozenset[str]
 ) -> int:
     """Forename rule, usable both ways round (for surname/forename swaps).
 
     a/b: the whole forename run together; *_first: its first part; *_given: every given-name
-    part the record knows (middle names, aliases, canonical spellings).
+    part the record knows (middle names, aliases, canonical spellings). Cached: a query
+    meets the same few forenames again and again among its candidates.
     """
     if not a or not b:
         return MISSING
@@ -113,6 +116,7 @@ def _given_level(
 _PET_ENDINGS = ("ie", "y", "ey", "i")
 
 
+@lru_cache(maxsize=200_000)
 def _pet_form(a: str, b: str) -> bool:
     """'Alfy' ~ 'Alfred', 'Immy' ~ 'Imogen': a short form made of the start of the name
     (a doubled last letter undone) and a diminutive ending."""

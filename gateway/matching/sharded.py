@@ -29,6 +29,7 @@ class _Shard:
     the store's own), and the counts the model is fitted on."""
 
     compared: list[list[Compared]]
+    drawn: list[tuple[int, tuple[int, ...]]]  # (draw number, levels) of the draws for u here
     forenames: Counter[str]
     surnames: Counter[str]
     forename_groups: Counter[str]
@@ -36,12 +37,14 @@ class _Shard:
     families: Counter[tuple[str, str]]
 
 
-_WORK: tuple[Sequence[PersonRecord], Sequence[PersonRecord], date, int] | None = None
+_WORK: (
+    tuple[Sequence[PersonRecord], Sequence[PersonRecord], date, int, list[tuple[int, int]]] | None
+) = None
 
 
 def _shard(bounds: tuple[int, int]) -> _Shard:
     assert _WORK is not None
-    store, queries, as_of, cap = _WORK
+    store, queries, as_of, cap, draws = _WORK
     lo, hi = bounds
     feats = [prepare(store[i], as_of) for i in range(lo, hi)]
     index = BlockingIndex(cap)
@@ -51,15 +54,21 @@ def _shard(bounds: tuple[int, int]) -> _Shard:
     # One tuple per distinct pattern of levels, so that the pairs travel back pickled as
     # references to a few thousand patterns.
     patterns: dict[tuple[int, ...], tuple[int, ...]] = {}
-    for q in queries:
-        qf = prepare(q, as_of)
+    prepared = [prepare(q, as_of) for q in queries]
+    for qf in prepared:
         pairs = []
         for pos in index.lookup(query_keys(qf)):
             levels, swapped = compare(qf, feats[pos - lo])
             pairs.append((pos, patterns.setdefault(levels, levels), swapped))
         compared.append(pairs)
+    drawn = [
+        (i, compare(prepared[qi], feats[pos - lo])[0])
+        for i, (qi, pos) in enumerate(draws)
+        if lo <= pos < hi
+    ]
     return _Shard(
         compared,
+        drawn,
         Counter(f.fn for f in feats if f.fn),
         Counter(f.sn for f in feats if f.sn),
         Counter(g for g in (canonical_variant(f.fn) for f in feats) if g),
@@ -161,16 +170,17 @@ def match_batch(
         return engine.match_all(queries, limit=limit, explain=explain, workers=workers)
     step = -(-len(store) // workers)
     bounds = [(i, min(i + step, len(store))) for i in range(0, len(store), step)]
-    _WORK = (store, queries, as_of, BlockingIndex().cap)
+    draws = _draws(len(queries), len(store))
+    _WORK = (store, queries, as_of, BlockingIndex().cap, draws)
     try:
         with mp.get_context("fork").Pool(len(bounds)) as pool:
             pending = pool.map_async(_shard, bounds)
-            # Meanwhile this process prepares the queries and draws the pairs for u.
             prepared = [prepare(q, as_of) for q in queries]
-            random_levels = _random_levels(store, prepared, as_of)
             shards = pending.get()
     finally:
         _WORK = None
+    levels_of = dict(d for s in shards for d in s.drawn)
+    random_levels = [levels_of[i] for i in range(len(draws))]
     engine = ShardedEngine(store, shards, thresholds=thresholds, as_of=as_of)
     compared = [[pair for s in shards for pair in s.compared[i]] for i in range(len(prepared))]
     engine.fit_compared(prepared, compared, random_levels=random_levels)
@@ -180,14 +190,9 @@ def match_batch(
     ]
 
 
-def _random_levels(
-    store: Sequence[PersonRecord], prepared: Sequence[Features], as_of: date
-) -> list[tuple[int, ...]]:
-    """The random query-store pairs for u, drawn as MatchEngine.random_levels draws them
-    (same seed, same sample), each store record prepared as it is drawn."""
-    rng = random.Random(7)
-    n = len(store)
-    return [
-        compare(rng.choice(prepared), prepare(store[rng.randrange(n)], as_of))[0]
-        for _ in range(min(10_000, len(prepared) * n))
-    ]
+def _draws(queries: int, store: int, sample: int = 10_000, seed: int = 7) -> list[tuple[int, int]]:
+    """The (query, store record) pairs MatchEngine.random_levels draws for u: the same
+    generator calls, so the same pairs; each is compared by the worker holding the record."""
+    rng = random.Random(seed)
+    each = range(queries)
+    return [(rng.choice(each), rng.randrange(store)) for _ in range(min(sample, queries * store))]

@@ -165,16 +165,20 @@ def _claim_batch(engine: Engine, settings: Settings, me: str, now: datetime) -> 
         return [job.id for job in claimed]
 
 
+def _give_back(job: Job) -> None:
+    job.status = "queued"
+    job.locked_by = None
+    job.locked_until = None
+    job.attempts -= 1
+
+
 def _claim(engine: Engine, settings: Settings, me: str, now: datetime) -> int | None:
     """Lease one due job (the first of a batch); its id, or None when none is due."""
     ids = _claim_batch(engine, settings, me, now)
     if len(ids) > 1:  # give the rest back at once: they were leased for this caller only
         with session_scope(engine) as session:
             for job in session.execute(select(Job).where(Job.id.in_(ids[1:]))).scalars():
-                job.status = "queued"
-                job.locked_by = None
-                job.locked_until = None
-                job.attempts -= 1
+                _give_back(job)
     return ids[0] if ids else None
 
 
@@ -222,11 +226,17 @@ def _failed_with(job: Job, error: str, settings: Settings) -> None:
         job.run_at = utcnow() + timedelta(seconds=min(2**job.attempts, 3600))
 
 
-def _run_together(engine: Engine, settings: Settings, ids: list[int]) -> None:
+#: A batch stops taking its next job after this long and gives the rest back: on SQLite its
+#: transaction holds the one write lock the intake indexer and the console also need.
+BATCH_SECONDS = 0.5
+
+
+def _run_together(engine: Engine, settings: Settings, ids: list[int]) -> int:
     """Run leased jobs of one kind in one transaction, each in a savepoint: a job that
     fails is rolled back alone and recorded as failed in the same commit. A crash before
     the commit leaves every one of them leased and not done, so it runs again (another
-    worker takes it once the lease is released or runs out); none runs twice."""
+    worker takes it once the lease is released or runs out); none runs twice. Returns
+    how many ran (the rest of a batch that ran out of time is queued again)."""
     try:
         with session_scope(engine) as session:
             batch = session.execute(select(Job).where(Job.id.in_(ids)).order_by(Job.id))
@@ -235,7 +245,13 @@ def _run_together(engine: Engine, settings: Settings, ids: list[int]) -> None:
             if prepare is not None:
                 prepare(session, settings, [dict(job.payload) for job in leased])
             failed: dict[int, str] = {}
+            ran: list[Job] = []
+            started = time.monotonic()
             for job in leased:
+                if ran and time.monotonic() - started > BATCH_SECONDS:
+                    _give_back(job)
+                    continue
+                ran.append(job)
                 handler = _HANDLERS[job.kind]
                 try:
                     with session.begin_nested():
@@ -246,11 +262,12 @@ def _run_together(engine: Engine, settings: Settings, ids: list[int]) -> None:
                     )
                     failed[job.id] = _error_text(exc)
             # Marked at the end: one multi-row UPDATE in the commit, not one per savepoint.
-            for job in leased:
+            for job in ran:
                 if job.id in failed:
                     _failed_with(job, failed[job.id], settings)
                 else:
                     _done(job)
+            return len(ran)
     except Exception as exc:
         # The batch itself could not commit (the database went away, a constraint only the
         # commit sees): nothing of it happened, so each job runs again on its own.
@@ -260,6 +277,7 @@ def _run_together(engine: Engine, settings: Settings, ids: list[int]) -> None:
         )
         for job_id in ids:
             _run_alone(engine, settings, job_id)
+        return len(ids)
 
 
 def run_batch(engine: Engine, settings: Settings, now: datetime | None = None) -> int:
@@ -269,9 +287,8 @@ def run_batch(engine: Engine, settings: Settings, now: datetime | None = None) -
     ids = _claim_batch(engine, settings, worker_id(), now)
     if len(ids) == 1:
         _run_alone(engine, settings, ids[0])
-    elif ids:
-        _run_together(engine, settings, ids)
-    return len(ids)
+        return 1
+    return _run_together(engine, settings, ids) if ids else 0
 
 
 def run_one(engine: Engine, settings: Settings, now: datetime | None = None) -> bool:

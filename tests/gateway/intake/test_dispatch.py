@@ -260,3 +260,41 @@ def test_a_batch_holds_only_the_message_that_fails(
     good = [one.raw_id for one in stored if one.raw_id != bad]
     assert all(rows[raw_id].outcome in ("case", "triage") for raw_id in good)
     assert statuses == {"done"}
+
+
+def test_the_worker_is_woken_by_the_index_commit_not_the_poll(
+    store: RawStore, engine: Engine, intake_settings: Settings
+) -> None:
+    import dataclasses
+    import threading
+    import time
+
+    from gateway import jobs
+    from gateway.models.intake import RawMessage
+
+    # A poll of an hour: within the waits below only the raw store's wake-up can dispatch.
+    slow = dataclasses.replace(
+        intake_settings, jobs=dataclasses.replace(intake_settings.jobs, poll_seconds=3600)
+    )
+    stop = threading.Event()
+    worker = threading.Thread(target=jobs.run_worker, args=(engine, slow, stop), daemon=True)
+    worker.start()
+
+    def dispatched(raw_id: int, limit: float = 120) -> bool:
+        deadline = time.monotonic() + limit  # generous: only a missing wake-up reaches it
+        while time.monotonic() < deadline:
+            with Session(engine) as s:
+                if s.get(RawMessage, raw_id).outcome is not None:  # type: ignore[union-attr]
+                    return True
+            time.sleep(0.05)
+        return False
+
+    try:
+        for n in range(3):
+            stored = store.store(mail.referral(900 + n), Arrival(IntakeChannel.SMTP))
+            assert dispatched(stored.raw_id), "the index commit did not wake the worker"
+    finally:
+        stop.set()
+        jobs.notify()
+        worker.join(timeout=60)
+    assert not worker.is_alive()  # and the stop's notify ended its wait

@@ -110,7 +110,7 @@ PUPIL_COLUMNS = (
     "problems",
 )
 KEY_COLUMNS = ("kind", "key", "pupil_id")
-#: Pupils per executemany; ids are reserved this many at a time on PostgreSQL.
+#: Pupils per executemany (and per reservation of ids from the sequence on PostgreSQL).
 BATCH = 5000
 #: SQLite page cache (KiB) while a file is indexed: the random inserts into the key, DOB
 #: and postcode indexes stay in memory instead of spilling pages to the WAL mid-import.

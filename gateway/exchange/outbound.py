@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from gateway import disclosures
@@ -105,6 +105,8 @@ class DeliveryReport:
     sent_by_mail: int = 0
     retrying: int = 0
     dead: int = 0
+    #: When the earliest HTTPS message still waiting (a retry, or one in flight) is due.
+    next_due: datetime | None = None
 
 
 def deliver_due(
@@ -151,6 +153,7 @@ def deliver_due(
                 retrying += 1
                 continue
             to_post.append((row.id, url, row.wire))
+        next_due = _next_https_due(session)
     for msg_id, url, wire in to_post:
         error: Exception | None = None
         try:
@@ -173,7 +176,18 @@ def deliver_due(
                 retrying += 1
                 continue
         delivered += 1
-    return DeliveryReport(delivered, mailed, retrying, dead)
+    return DeliveryReport(delivered, mailed, retrying, dead, next_due)
+
+
+def _next_https_due(session: Session) -> datetime | None:
+    found: datetime | None = session.execute(
+        select(func.min(ExchangeMessage.next_attempt_at)).where(
+            ExchangeMessage.direction == Direction.OUT.value,
+            ExchangeMessage.channel == Channel.HTTPS.value,
+            ExchangeMessage.status.in_([OutStatus.QUEUED.value, OutStatus.AWAITING_RECEIPT.value]),
+        )
+    ).scalar()
+    return found
 
 
 def _claim_due(session: Session, now: datetime) -> list[ExchangeMessage]:

@@ -10,14 +10,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime
 
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
-from gateway.db import session_scope, utcnow
+from gateway.db import utcnow
 from gateway.exchange.outbound import DeliveryReport, deliver_due
-from gateway.exchange.records import Channel, Direction, OutStatus
+from gateway.exchange.records import Direction
 from gateway.models.exchange import ExchangeMessage
 from gateway.settings import Settings
 
@@ -66,21 +65,6 @@ def _forget_on_rollback(session: Session) -> None:
     session.info.pop(QUEUED, None)
 
 
-def next_due(engine: Engine) -> datetime | None:
-    """When the earliest HTTPS message waiting for a retry is due."""
-    with session_scope(engine) as session:
-        found: datetime | None = session.execute(
-            select(func.min(ExchangeMessage.next_attempt_at)).where(
-                ExchangeMessage.direction == Direction.OUT.value,
-                ExchangeMessage.channel == Channel.HTTPS.value,
-                ExchangeMessage.status.in_(
-                    [OutStatus.QUEUED.value, OutStatus.AWAITING_RECEIPT.value]
-                ),
-            )
-        ).scalar()
-    return found
-
-
 class Sender:
     """One thread delivering this process's exchange messages; `stop()` ends it."""
 
@@ -121,10 +105,10 @@ class Sender:
         while not self._stop.is_set():
             timeout = poll
             try:
-                self._round()
-                due = next_due(self.engine)
+                due = self._round().next_due
                 if due is not None:
-                    timeout = min(poll, max((due - utcnow()).total_seconds(), 0.0))
+                    # A floor, so rows another sender holds locked are not spun on.
+                    timeout = min(poll, max((due - utcnow()).total_seconds(), 0.05))
             except Exception:
                 log.exception("exchange sender round failed")
             if timeout > 0 and not self._stop.is_set():

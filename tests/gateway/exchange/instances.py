@@ -98,6 +98,15 @@ class TlsFront:
         self._writers.discard(writer)
         self._writers.discard(up_writer)
 
+    def drop_connections(self) -> None:
+        """Close every open connection, as a proxy does to idle ones, and keep listening."""
+
+        async def drop() -> None:
+            for w in list(self._writers):
+                w.close()
+
+        asyncio.run_coroutine_threadsafe(drop(), self._loop).result(30)
+
     def stop(self) -> None:
         async def close() -> None:
             assert self._server is not None

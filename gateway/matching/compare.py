@@ -141,19 +141,11 @@ def forename_level(q: Features, s: Features) -> int:
 def surname_level(q: Features, s: Features) -> int:
     if not q.sn or not s.sn:
         return MISSING
-    if q.sn == s.sn:
-        return 0
-    if q.sn_canon & s.sn_canon:
-        return 1
-    if q.sn_forms & s.sn_forms:
-        return 2
-    if q.sn_forms & s.other_sn or s.sn_forms & q.other_sn:
-        return 3
-    sim = JaroWinkler.similarity(q.sn, s.sn)
-    if sim >= 0.92 or (len(q.sn) > 3 and OSA.distance(q.sn, s.sn) <= 1):
-        return 4
-    if sim >= 0.84 or _stem_close(q, s):
-        return 5
+    level = _surname_names_level(
+        q.sn, q.sn_canon, q.sn_forms, q.other_sn, s.sn, s.sn_canon, s.sn_forms, s.other_sn
+    )
+    if level < 6:
+        return level
     if q.sn_forms & (s.middle | s.contact_fn) or s.sn_forms & (q.middle | q.contact_fn):
         return 6
     if q.sn_forms & s.contact_sn or s.sn_forms & q.contact_sn:
@@ -161,11 +153,40 @@ def surname_level(q: Features, s: Features) -> int:
     return 8
 
 
-def _stem_close(q: Features, s: Features) -> bool:
+@lru_cache(maxsize=500_000)
+def _surname_names_level(
+    q_sn: str,
+    q_canon: frozenset[str],
+    q_forms: frozenset[str],
+    q_other: frozenset[str],
+    s_sn: str,
+    s_canon: frozenset[str],
+    s_forms: frozenset[str],
+    s_other: frozenset[str],
+) -> int:
+    """Levels 0-5 of the surname rule, from the surnames alone (6 when none applies);
+    cached, as common surnames meet each other again and again."""
+    if q_sn == s_sn:
+        return 0
+    if q_canon & s_canon:
+        return 1
+    if q_forms & s_forms:
+        return 2
+    if q_forms & s_other or s_forms & q_other:
+        return 3
+    sim = JaroWinkler.similarity(q_sn, s_sn)
+    if sim >= 0.92 or (len(q_sn) > 3 and OSA.distance(q_sn, s_sn) <= 1):
+        return 4
+    if sim >= 0.84 or _stem_close(q_forms, s_forms):
+        return 5
+    return 6
+
+
+def _stem_close(q_forms: frozenset[str], s_forms: frozenset[str]) -> bool:
     return any(
         JaroWinkler.similarity(surname_stem(a), surname_stem(b)) >= 0.92
-        for a in q.sn_forms
-        for b in s.sn_forms
+        for a in q_forms
+        for b in s_forms
     )
 
 
@@ -197,16 +218,7 @@ def dob_level(q: Features, s: Features) -> int:
     if a is None or b is None:
         return MISSING
     if q.dob_digits and s.dob_digits:
-        if q.dob_digits == s.dob_digits:
-            return 0
-        if a.year == b.year and a.month == b.day and a.day == b.month:
-            return 1
-        diff = sum(x != y for x, y in zip(q.dob_digits, s.dob_digits, strict=True))
-        if diff == 1 or (diff == 2 and _adjacent_transposed(q.dob_digits, s.dob_digits)):
-            return 2
-        if a.year == b.year and a.month == b.month:
-            return 5
-        return 6
+        return _full_dob_level(q.dob_digits, s.dob_digits)
     if a.year is None or b.year is None:
         # Month and day known on both (one side without a year).
         if a.month is None or b.month is None:
@@ -216,6 +228,21 @@ def dob_level(q: Features, s: Features) -> int:
         return 1 if (a.month, a.day) == (b.day, b.month) else 6
     # Year only on a side.
     return 4 if a.year == b.year else 6
+
+
+@lru_cache(maxsize=500_000)
+def _full_dob_level(x: str, y: str) -> int:
+    """The date rule for two complete dates, as YYYYMMDD digits."""
+    if x == y:
+        return 0
+    if x[:4] == y[:4] and x[4:6] == y[6:8] and x[6:8] == y[4:6]:
+        return 1
+    diff = sum(c != d for c, d in zip(x, y, strict=True))
+    if diff == 1 or (diff == 2 and _adjacent_transposed(x, y)):
+        return 2
+    if x[:6] == y[:6]:
+        return 5
+    return 6
 
 
 def _adjacent_transposed(x: str, y: str) -> bool:

@@ -37,14 +37,13 @@ class _Shard:
     families: Counter[tuple[str, str]]
 
 
-_WORK: (
-    tuple[Sequence[PersonRecord], Sequence[PersonRecord], date, int, list[tuple[int, int]]] | None
-) = None
+_WORK: tuple[Sequence[PersonRecord], list[Features], date, int, list[tuple[int, int]]] | None
+_WORK = None
 
 
 def _shard(bounds: tuple[int, int]) -> _Shard:
     assert _WORK is not None
-    store, queries, as_of, cap, draws = _WORK
+    store, prepared, as_of, cap, draws = _WORK
     lo, hi = bounds
     feats = [prepare(store[i], as_of) for i in range(lo, hi)]
     index = BlockingIndex(cap)
@@ -54,7 +53,6 @@ def _shard(bounds: tuple[int, int]) -> _Shard:
     # One tuple per distinct pattern of levels, so that the pairs travel back pickled as
     # references to a few thousand patterns.
     patterns: dict[tuple[int, ...], tuple[int, ...]] = {}
-    prepared = [prepare(q, as_of) for q in queries]
     for qf in prepared:
         pairs = []
         for pos in index.lookup(query_keys(qf)):
@@ -160,8 +158,9 @@ def match_batch(
     """What MatchEngine(store).match_all(queries) gives, the store split among workers.
 
     Each worker's blocking keeps at most the index's cap of records per query from its own
-    part, so a query whose keys are shared by very many records is compared with more of
-    them than one index would allow (never fewer)."""
+    part (chosen by how many records of that part share each key), so a query whose keys
+    are shared by very many records is compared with up to the cap from each part, more
+    than one index over the whole store would allow."""
     global _WORK
     as_of = as_of or date.today()
     workers = workers if workers is not None else cpus()
@@ -171,12 +170,12 @@ def match_batch(
     step = -(-len(store) // workers)
     bounds = [(i, min(i + step, len(store))) for i in range(0, len(store), step)]
     draws = _draws(len(queries), len(store))
-    _WORK = (store, queries, as_of, BlockingIndex().cap, draws)
+    # Prepared once here, before the fork: every worker reads them.
+    prepared = [prepare(q, as_of) for q in queries]
+    _WORK = (store, prepared, as_of, BlockingIndex().cap, draws)
     try:
         with mp.get_context("fork").Pool(len(bounds)) as pool:
-            pending = pool.map_async(_shard, bounds)
-            prepared = [prepare(q, as_of) for q in queries]
-            shards = pending.get()
+            shards = pool.map(_shard, bounds, chunksize=1)
     finally:
         _WORK = None
     levels_of = dict(d for s in shards for d in s.drawn)

@@ -159,7 +159,7 @@ def enquiry(case_id: int) -> Page:
     case = _case(case_id)
 
     def act(s: Session, v: dict[str, Any], actor: str) -> Any:
-        return service.record_enquiry(s, case.id, actor=actor, **v)
+        return service.record_enquiry(s, case.id, actor=actor, settings=settings(), **v)
 
     def done(form: EnquiryForm, _made: Any) -> str:
         if (form.get("agency"), form.get("method")) == ("parent_carer", "phone"):

@@ -16,7 +16,7 @@ from gateway.cases.labels import AGENCIES as AGENCY_LABELS
 from gateway.cases.labels import METHODS as METHOD_LABELS
 from gateway.cases.labels import channel_label, label
 from gateway.cases.queries import get_case, missing_avenues
-from gateway.cases.workflow import CLOSED, WorkflowError, load_workflow
+from gateway.cases.workflow import CLOSED, LOCATING, WorkflowError, load_workflow
 from gateway.db import utcnow
 from gateway.exchange.records import Direction, MonitoringStatus, OutStatus
 from gateway.models.case import Case, EnquiryLogEntry, Task, TimelineEntry
@@ -385,6 +385,32 @@ def move_case(session: Session, settings: Settings, case_id: int, status: str, a
     return case
 
 
+def move_towards(
+    session: Session, settings: Settings, case_id: int, status: str, actor: str
+) -> Case:
+    """Move the case to status by the workflow's shortest run of allowed moves, each one
+    recorded as move_case records it; a case already there, closed, or with no way there
+    stays where it is (what the case is doing is then for the officer to say)."""
+    case = get_case(session, case_id)
+    if case.status == CLOSED:
+        return case
+    for step in load_workflow(settings.workflow.file).path_to(case.status, status) or []:
+        move_case(session, settings, case_id, step, actor)
+    return case
+
+
+def begin_stage(
+    session: Session, settings: Settings, case_id: int, status: str, actor: str
+) -> Case:
+    """Work recorded on a case still at the workflow's first status puts it at the stage
+    that work belongs to (a status check: checking status; an enquiry: locating); a case
+    an officer has already moved on is left where they put it."""
+    case = get_case(session, case_id)
+    if case.status == load_workflow(settings.workflow.file).initial:
+        move_towards(session, settings, case_id, status, actor)
+    return case
+
+
 def close_case(
     session: Session,
     settings: Settings,
@@ -519,7 +545,9 @@ def record_enquiry(
     outcome: str | None,
     contact: str | None,
     actor: str,
+    settings: Settings | None = None,
 ) -> EnquiryLogEntry:
+    """One enquiry in the log; with settings, a case still logged moves to locating."""
     if agency not in AGENCIES:
         raise InputError(f"agency must be one of: {', '.join(AGENCIES)}")
     if method not in METHODS:
@@ -557,6 +585,8 @@ def record_enquiry(
         entity_id=case.id,
         detail={"enquiry_id": entry.id, "agency": agency},
     )
+    if settings is not None:
+        begin_stage(session, settings, case.id, LOCATING, actor)
     return entry
 
 

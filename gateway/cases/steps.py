@@ -8,6 +8,8 @@ its timeline and the audit log, with the consequence the process gives it.
 - Step 5, needs: initial assessment and Early Help Assessment (done, not needed, referred).
 - Step 6, provision: referral to School Admissions (normal admissions or the In-Year Fair
   Access Protocol, with panel date, school and start date).
+- Work recorded on a case still at the workflow's first status ("Logged") puts it at the
+  stage the work belongs to (gateway.cases.service.begin_stage).
 - Step 7, escalation: social care/MASH, VEMT and (only once the enquiry log shows the other
   avenues tried) the police; each with a reason and a review date.
 """
@@ -26,8 +28,17 @@ from gateway.cases.deadlines import add_days
 from gateway.cases.inputs import InputError
 from gateway.cases.labels import AGENCIES, label
 from gateway.cases.queries import get_case, missing_avenues
+from gateway.cases.service import begin_stage
 from gateway.cases.service import escalate as set_flag
-from gateway.cases.workflow import CLOSED, WorkflowError, load_workflow
+from gateway.cases.workflow import (
+    ASSESSING_NEEDS,
+    CHECKING_STATUS,
+    CLOSED,
+    LOCATING,
+    SECURING_PLACE,
+    WorkflowError,
+    load_workflow,
+)
 from gateway.db import utcnow
 from gateway.models.case import Case, Task, TimelineEntry
 from gateway.models.casework import CaseStep
@@ -154,6 +165,7 @@ def status_check(
         note, actor, f"Status check: {STATUS_RESULTS[result]}"
         + (f" at {school.strip()}" if school and result == "on_roll" else ""),
     )  # fmt: skip
+    begin_stage(session, settings, case.id, CHECKING_STATUS, actor)
     if result == "on_roll":
         case.on_roll = {"school": school.strip() if school else None, "from": None,
                         "checked": when.isoformat()}  # fmt: skip
@@ -195,6 +207,7 @@ def request_home_visit(
         {"visit_by": visit_by.isoformat()}, note, actor,
         f"Home visit requested from {VISITORS[by]}",
     )  # fmt: skip
+    begin_stage(session, settings, case.id, LOCATING, actor)
     _task(settings, case, HOME_VISIT, visit_by, by=by, step_id=step.id)
     return step
 
@@ -217,6 +230,7 @@ def record_home_visit(
         session, case, "home_visit", when, outcome, {"by": by}, note, actor,
         f"Home visit: {VISIT_OUTCOMES[outcome]}",
     )  # fmt: skip
+    begin_stage(session, settings, case.id, LOCATING, actor)
     _done(case, HOME_VISIT)
     return step
 
@@ -241,10 +255,12 @@ def record_assessment(
     when = _not_future(on, "assessment")
     if not summary.strip():
         raise InputError("give a short summary of the assessment")
-    return _record(
+    step = _record(
         session, case, "assessment", when, result, {"assessment": kind}, summary, actor,
         f"{ASSESSMENTS[kind]}: {ASSESSMENT_RESULTS[result]}",
     )  # fmt: skip
+    begin_stage(session, settings, case.id, ASSESSING_NEEDS, actor)
+    return step
 
 
 # ---- step 6 -------------------------------------------------------------------------
@@ -276,6 +292,7 @@ def refer_admissions(
         session, case, "admissions", utcnow().date(), route, detail, note, actor,
         f"Referred to School Admissions: {ADMISSION_ROUTES[route]}",
     )  # fmt: skip
+    begin_stage(session, settings, case.id, SECURING_PLACE, actor)
     reason = f"{ADMISSION_ROUTES[route]}." + (f" School named: {school}." if school else "")
     if panel_date:
         reason += f" Fair Access panel: {panel_date.strftime('%-d %B %Y')}."

@@ -10,6 +10,13 @@ from pathlib import Path
 from typing import Any
 
 CLOSED = "closed"
+# The default workflow's stages that recorded work moves a case to (a council's own file
+# may lack one: then nothing moves, see Workflow.path_to).
+CHECKING_STATUS = "checking_status"
+LOCATING = "locating"
+ASSESSING_NEEDS = "assessing_needs"
+SECURING_PLACE = "securing_place"
+MOVED_OUT = "moved_out_tracking"
 
 
 class WorkflowError(ValueError):
@@ -31,6 +38,29 @@ class Workflow:
     transitions: dict[str, tuple[str, ...]]
     outcomes: dict[str, Outcome]
     escalations: dict[str, str]
+
+    def path_to(self, current: str, target: str) -> list[str] | None:
+        """The shortest run of allowed moves from current to target (the statuses after
+        current, target last); [] when already there, None when no run of moves gets there."""
+        if current == target:
+            return []
+        came_from: dict[str, str] = {current: current}
+        frontier = [current]
+        while frontier:
+            following: list[str] = []
+            for status in frontier:
+                for nxt in self.transitions.get(status, ()):
+                    if nxt in came_from or nxt == CLOSED:
+                        continue
+                    came_from[nxt] = status
+                    if nxt == target:
+                        path = [nxt]
+                        while came_from[path[-1]] != current:
+                            path.append(came_from[path[-1]])
+                        return path[::-1]
+                    following.append(nxt)
+            frontier = following
+        return None
 
     def check_move(self, current: str, target: str) -> None:
         if target not in self.statuses:

@@ -145,7 +145,7 @@ def enquiry(
             raise InputError(f"--at must be an ISO date-time, not {at_!r}") from None
         if when.tzinfo is None:
             when = when.astimezone()
-    with unit_of_work() as (_s, session):
+    with unit_of_work() as (s, session):
         entry = service.record_enquiry(
             session,
             case_id,
@@ -155,6 +155,7 @@ def enquiry(
             outcome=outcome,
             contact=contact,
             actor=actor(),
+            settings=s,
         )
         entry_id = entry.id
     click.echo(f"enquiry {entry_id} recorded on case {case_id}")

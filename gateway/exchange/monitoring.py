@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -13,7 +12,7 @@ from sqlalchemy.orm import Session
 from gateway import audit
 from gateway.cases import service as cases
 from gateway.cases.queries import get_case
-from gateway.cases.workflow import CLOSED, WorkflowError
+from gateway.cases.workflow import CLOSED, MOVED_OUT
 from gateway.db import session_scope, utcnow
 from gateway.exchange.documents import new_header, pupil_from_case
 from gateway.exchange.errors import ExchangeError
@@ -28,7 +27,6 @@ from parsers.exchange import DocType, Document, Outcome, ReplyStatus
 
 ACTIVE = MonitoringStatus.ACTIVE.value
 CLOSED_MONITORING = MonitoringStatus.CLOSED.value
-MOVED_OUT = "moved_out_tracking"
 
 
 def _interval(settings: Settings) -> timedelta:
@@ -59,10 +57,9 @@ def start(
     row.next_check_at = now + _interval(settings)
     row.closed_at = None
     row.closed_reason = None
-    if case.status != MOVED_OUT:
-        # The workflow file may not allow the move from here; monitoring still applies.
-        with contextlib.suppress(WorkflowError):
-            cases.move_case(session, settings, case_id, MOVED_OUT, actor)
+    # By the workflow's allowed moves (a logged case through checking status); a workflow
+    # file with no way there leaves the status, and monitoring still applies.
+    cases.move_towards(session, settings, case_id, MOVED_OUT, actor)
     audit.record(
         session,
         actor=actor,

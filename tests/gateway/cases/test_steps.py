@@ -16,7 +16,7 @@ from gateway.cases.service import close_case, log_referral, record_enquiry
 from gateway.cases.workflow import WorkflowError
 from gateway.db import make_engine, utcnow
 from gateway.models.audit import AuditEntry
-from gateway.models.case import Case, Task
+from gateway.models.case import Case, Task, TimelineEntry
 from gateway.models.casework import OnwardReferral
 from gateway.models.exchange import Disclosure
 from gateway.models.ops import OutboxMessage
@@ -168,3 +168,57 @@ def test_assessment_needs_a_summary(home) -> None:
             summary="Family support referral", actor="o",
         )  # fmt: skip
         assert [x.kind for x in steps.steps_of(s, case_id)] == ["assessment"]
+
+
+@pytest.mark.parametrize(
+    ("record", "stage"),
+    [
+        (lambda s, st, c: steps.status_check(
+            s, st, c, result="no_evidence", on=TODAY, actor="olivia"), "checking_status"),
+        (lambda s, st, c: steps.request_home_visit(
+            s, st, c, by="choice_advice", visit_by=TODAY + timedelta(days=3), actor="olivia"),
+         "locating"),
+        (lambda s, st, c: record_enquiry(
+            s, c, agency="health", method="phone", at=utcnow(), outcome="not known",
+            contact=None, actor="olivia", settings=st), "locating"),
+        (lambda s, st, c: steps.record_assessment(
+            s, st, c, kind="initial", result="done", on=TODAY, summary="Needs met",
+            actor="olivia"), "assessing_needs"),
+        (lambda s, st, c: steps.refer_admissions(
+            s, st, c, route="normal", actor="olivia"), "securing_place"),
+    ],
+)  # fmt: skip
+def test_work_on_a_logged_case_puts_it_at_that_stage(home, record, stage) -> None:  # type: ignore[no-untyped-def]
+    settings, engine = home
+    with Session(engine, expire_on_commit=False) as s:
+        case_id = _case(s, settings)
+        assert s.get(Case, case_id).status == "logged"
+        record(s, settings, case_id)
+        s.commit()
+        case = s.get(Case, case_id)
+        assert case.status == stage
+        moves = (
+            s.execute(
+                select(TimelineEntry.ref)
+                .where(TimelineEntry.case_id == case_id, TimelineEntry.kind == "status")
+                .order_by(TimelineEntry.id)
+            )
+            .scalars()
+            .all()
+        )
+        assert moves[-1] == f"status:{stage}"  # each move on the timeline
+
+
+def test_work_on_a_case_already_moved_on_leaves_its_status(home) -> None:  # type: ignore[no-untyped-def]
+    settings, engine = home
+    with Session(engine, expire_on_commit=False) as s:
+        case_id = _case(s, settings)
+        steps.record_assessment(
+            s, settings, case_id, kind="initial", result="done", on=TODAY, summary="Seen",
+            actor="olivia",
+        )  # fmt: skip
+        steps.request_home_visit(
+            s, settings, case_id, by="choice_advice", visit_by=TODAY, actor="olivia"
+        )
+        s.commit()
+        assert s.get(Case, case_id).status == "assessing_needs"

@@ -127,3 +127,23 @@ def test_a_local_workflow_file_is_honoured(tmp_path, monkeypatch) -> None:  # ty
     with pytest.raises(WorkflowError):
         wf.check_move("logged", "checking_status")
     wf.check_move("logged", "locating")
+
+
+@pytest.mark.parametrize(("current", "target"), PAIRS)
+def test_every_path_is_made_of_allowed_moves(current: str, target: str) -> None:
+    path = WF.path_to(current, target)
+    if current == target:
+        assert path == []
+        return
+    if path is None:  # nothing gets there: no move from here leads on to it
+        assert current == CLOSED or target == WF.initial or target == "received"
+        return
+    assert path[-1] == target
+    for here, there in zip([current, *path], path, strict=False):
+        WF.check_move(here, there)
+
+
+def test_the_shortest_path_takes_the_first_allowed_move_the_file_lists() -> None:
+    assert WF.path_to("logged", "moved_out_tracking") == ["checking_status", "moved_out_tracking"]
+    assert WF.path_to("moved_out_tracking", "securing_place") == ["locating", "securing_place"]
+    assert WF.path_to("locating", "logged") is None

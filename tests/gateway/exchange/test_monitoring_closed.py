@@ -15,7 +15,7 @@ from gateway.cases.service import close_case, log_referral
 from gateway.db import make_engine, utcnow
 from gateway.exchange import monitoring
 from gateway.exchange.partners import add_partner
-from gateway.models.case import Case
+from gateway.models.case import Case, TimelineEntry
 from gateway.models.exchange import ExchangeMessage, Monitoring
 from gateway.settings import Settings, load_settings
 from tests.gateway.exchange.conftest import make_identity
@@ -150,4 +150,26 @@ def test_a_dead_letter_is_resent_or_abandoned_on_the_command_line(cme_home: Path
         again, gone = s.get(ExchangeMessage, first), s.get(ExchangeMessage, second)
         assert again is not None and again.status == "queued"
         assert gone is not None and gone.status == "abandoned"
+    engine.dispose()
+
+
+def test_a_logged_case_on_the_monitoring_list_is_moved_out_by_allowed_moves(
+    cme_home: Path,
+) -> None:
+    settings = load_settings()
+    engine = make_engine(str(settings.core.database_url))
+    with Session(engine, expire_on_commit=False) as s:
+        case_id = _monitored_case(s, settings)
+        case = s.get(Case, case_id)
+        assert case is not None and case.status == "moved_out_tracking"
+        moves = (
+            s.execute(
+                select(TimelineEntry.ref)
+                .where(TimelineEntry.case_id == case_id, TimelineEntry.kind == "status")
+                .order_by(TimelineEntry.id)
+            )
+            .scalars()
+            .all()
+        )
+        assert moves == ["status:checking_status", "status:moved_out_tracking"]
     engine.dispose()

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from gateway.exchange.documents import new_header, plain_text
 from gateway.exchange.envelope import Opened, open_message, seal
 from gateway.exchange.errors import ExchangeError, UntrustedMessage
-from gateway.exchange.keys import Identity
-from gateway.exchange.partners import Partner, partner_for_certificate, trusted_certificates
+from gateway.exchange.keys import Identity, fingerprint
+from gateway.exchange.partners import Partner, list_partners, partner_for_certificate
 from gateway.exchange.records import Channel, Direction, OutStatus
 from gateway.models.exchange import ExchangeMessage
 from gateway.settings import Settings
@@ -32,18 +32,19 @@ def signer_of(session: Session, exc: UntrustedMessage) -> str | None:
 def open_from_partner(
     session: Session, identity: Identity, raw: bytes, channel: Channel, now: datetime
 ) -> tuple[Opened, Partner]:
+    partners = list_partners(session)  # read once: the trusted signers and their LAs
     opened = open_message(
         raw,
         identity=identity,
-        trusted=trusted_certificates(session),
+        trusted=[p.certificate for p in partners],
         now=now,
         require_outer_signature=channel is Channel.HTTPS,
     )
-    try:
-        partner = partner_for_certificate(session, opened.signer)
-    except ExchangeError as exc:
-        raise UntrustedMessage(str(exc)) from None
-    return opened, partner
+    pin = fingerprint(opened.signer)
+    for partner in partners:
+        if partner.fingerprint == pin:
+            return opened, partner
+    raise UntrustedMessage("no partner has this certificate pinned")
 
 
 def check_header(doc: Document, partner: Partner, settings: Settings) -> None:

@@ -3,7 +3,8 @@
 on the same files in the same bench run, the two alternated (ours, Splink, Splink, ours...)
 so that a busy machine weighs on both alike; each wall-time ratio is of runs next to each
 other. Splink is not a dependency: it runs under BENCH_SPLINK_PYTHON (a Python that has
-splink 5 installed); without it, the README's published figures are shown instead.
+splink 5 installed) or from var/bench-splink (BENCH_SPLINK_INSTALL=1 makes it); without
+it, the README's published figures are shown instead.
 Then single-referral latency against 1,000,000 store records; BENCH_MATCH_SCALE=1 adds how
 wall time and memory grow from 20k to 100k to 1M store records (the dev store tiled)."""
 
@@ -24,7 +25,23 @@ DEV = SHARED / "ukchild-dev"
 FEBRL = SHARED / "febrl"
 SCORER = DEV / "score.py"
 CME = Path(sys.executable).with_name("cme")
-SPLINK_PYTHON = os.environ.get("BENCH_SPLINK_PYTHON", "")
+# Splink in its own virtualenv, never the project's: BENCH_SPLINK_PYTHON names its Python;
+# else var/bench-splink is used when present, made first when BENCH_SPLINK_INSTALL=1.
+SPLINK_VENV = Path(__file__).resolve().parents[1] / "var" / "bench-splink"
+
+
+def _splink_python() -> str:
+    given = os.environ.get("BENCH_SPLINK_PYTHON", "")
+    if given:
+        return given
+    python = SPLINK_VENV / "bin" / "python"
+    if not python.exists() and os.environ.get("BENCH_SPLINK_INSTALL") == "1":
+        subprocess.run([sys.executable, "-m", "venv", str(SPLINK_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "splink==5.0.0"], check=True)
+    return str(python) if python.exists() else ""
+
+
+SPLINK_PYTHON = ""  # set by main()
 ROUNDS = int(os.environ.get("BENCH_MATCH_ROUNDS", "2"))
 AS_OF = os.environ.get("CME_BENCH_AS_OF", "2026-11-01")
 
@@ -376,15 +393,18 @@ def scale(work: Path) -> None:
 
 
 def main() -> int:
+    global SPLINK_PYTHON
     if not SCORER.exists():
         print(json.dumps({"bench": "matching", "skipped": f"no data at {SHARED}"}))
         return 0
+    SPLINK_PYTHON = _splink_python()
     if not SPLINK_PYTHON:
         print(
             json.dumps(
                 {
                     "bench": "matching",
-                    "note": "BENCH_SPLINK_PYTHON not set: Splink's published figures instead",
+                    "note": "no Splink (BENCH_SPLINK_PYTHON, or BENCH_SPLINK_INSTALL=1):"
+                    " Splink's published figures instead",
                 }
             )
         )

@@ -108,6 +108,7 @@ class Briefing:
     complex_total: int
 
 
+@sources.collector_paused
 def briefing(
     session: Session,
     settings: Settings,
@@ -214,10 +215,11 @@ def _figures(
         **SYSTEM_OUTCOMES,
     }
     placed = []
-    for opened_on, closed_at, detail in session.execute(
+    for opened_on, closed_at, detail in sources.batches(
+        session,
         select(Case.opened_on, Case.closed_at, Case.outcome_detail).where(
             Case.closed_at >= start_at, Case.closed_at < end_at, Case.outcome.in_(PLACED)
-        )
+        ),
     ):
         on = sources.parse_day((detail or {}).get("start_date")) or sources.local_day(
             settings, closed_at
@@ -276,10 +278,11 @@ def _weeks(session: Session, settings: Settings, start: date, end: date) -> tupl
     ):
         opened[sources.week_start(day)] += n
     closed: Counter[date] = Counter()
-    for (at,) in session.execute(
+    for (at,) in sources.batches(
+        session,
         select(Case.closed_at).where(
             Case.closed_at >= start_at, Case.closed_at < end_at, Case.merged_into_id.is_(None)
-        )
+        ),
     ):
         if at is not None:
             closed[sources.week_start(sources.local_day(settings, at))] += 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from gateway.cases.labels import TASKS, label
@@ -22,13 +22,13 @@ UNALLOCATED = "unallocated"
 CHANGED_DAYS = 7
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LastAction:
     at: datetime
     summary: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NextAction:
     kind: str
     label: str
@@ -36,7 +36,7 @@ class NextAction:
     overdue: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CaseloadRow:
     case_id: int
     reference: str
@@ -93,6 +93,7 @@ class Caseload:
         return tuple(r for o in self.officers for r in o.rows)
 
 
+@sources.collector_paused
 def caseload(
     session: Session,
     settings: Settings,
@@ -111,23 +112,28 @@ def caseload(
     if status is not None and (status not in wf.statuses or status == "closed"):
         open_statuses = ", ".join(s for s in wf.statuses if s != "closed")
         raise ReportError(f"the caseload lists open cases; choose a status from: {open_statuses}")
-    ids = sources.open_cases()
+    chosen: list[ColumnElement[bool]] = []
     if officer == UNALLOCATED:
-        ids = ids.where(Case.allocated_to.is_(None))
+        chosen.append(Case.allocated_to.is_(None))
     elif officer:
-        ids = ids.where(Case.allocated_to == officer)
+        chosen.append(Case.allocated_to == officer)
     if status:
-        ids = ids.where(Case.status == status)
+        chosen.append(Case.status == status)
     if urgent_only:
         urgent = select(Referral.case_id).where(Referral.urgency.in_(sources.URGENT))
-        ids = ids.where(Case.id.in_(urgent))
+        chosen.append(Case.id.in_(urgent))
 
     since = today - timedelta(days=CHANGED_DAYS)
     since_at = sources.day_start(settings, since)
-    rows = sources.open_case_rows(session, ids)
-    flags = sources.flags_of(session, ids)
+    rows = sources.open_case_rows(session, *chosen)
+    flags = sources.flags_of(session, sources.open_cases().where(*chosen))
     names = sources.officer_names(session)
     partners = sources.partner_names(session)
+    # Words for codes, worked out once per code rather than once per case.
+    officer_names = sources.Words(lambda who: sources.officer_name(names, who))
+    status_labels = sources.Words(lambda code: wf.statuses.get(code) or code)
+    task_labels = sources.Words(lambda kind: label(TASKS, kind))
+    partner_labels = sources.Words(lambda la: sources.partner_name(partners, la))
     built: dict[str | None, list[CaseloadRow]] = {}
     for c in rows:
         entry, task, partner = c.last, c.next_task, c.monitoring_la
@@ -138,9 +144,9 @@ def caseload(
                 child=sources.child_name(c.forenames, c.surname),
                 dob=c.dob,
                 officer=c.allocated_to,
-                officer_name=sources.officer_name(names, c.allocated_to),
+                officer_name=officer_names[c.allocated_to],
                 status=c.status,
-                status_label=wf.statuses.get(c.status) or c.status,
+                status_label=status_labels[c.status],
                 opened_on=c.opened_on,
                 days_open=sources.days_between(c.opened_on, today),
                 urgency=c.urgency,
@@ -148,13 +154,13 @@ def caseload(
                 flags=sources.flag_labels(flags.get(c.case_id, ())),
                 last_action=LastAction(entry.at, entry.summary) if entry else None,
                 next_action=(
-                    NextAction(task.kind, label(TASKS, task.kind), task.due, task.due < today)
+                    NextAction(task.kind, task_labels[task.kind], task.due, task.due < today)
                     if task
                     else None
                 ),
                 escalations=sources.escalations(wf, c.escalations),
                 monitoring_la=partner,
-                monitoring_partner=sources.partner_name(partners, partner) if partner else None,
+                monitoring_partner=partner_labels[partner] if partner else None,
                 # The latest entry is the newest: anything recorded since shows there.
                 changed_since_last_week=entry is not None and entry.at >= since_at,
             )
@@ -182,10 +188,11 @@ def caseload(
     return report
 
 
-def _pressing(row: CaseloadRow) -> tuple[int, date, int]:
-    """Safeguarding first, then urgent; then the next action due soonest; then oldest."""
+def _pressing(row: CaseloadRow) -> tuple[int, date, int, int]:
+    """Safeguarding first, then urgent; then the next action due soonest; then oldest; then
+    by case number (so the order never depends on how the database read the rows)."""
     due = row.next_action.due if row.next_action else date.max
-    return (-sources.URGENCY_ORDER.index(row.urgency), due, -row.days_open)
+    return (-sources.URGENCY_ORDER.index(row.urgency), due, -row.days_open, row.case_id)
 
 
 COLUMNS = (

@@ -91,6 +91,7 @@ def band_of(bands: tuple[int, ...], days: int) -> str:
     return f"{bands[-1]}_plus"
 
 
+@sources.collector_paused
 def dfe_return(
     session: Session,
     settings: Settings,
@@ -116,19 +117,21 @@ def dfe_return(
     )
     reason_of: dict[int, str] = {}
     seen: dict[tuple[str | None, str], str] = {}  # the same words are classified once
-    for case_id, reason, channel in session.execute(
-        select(Referral.case_id, Referral.reason, Referral.channel).where(Referral.id.in_(first))
+    for case_id, reason, channel in sources.batches(
+        session,
+        select(Referral.case_id, Referral.reason, Referral.channel).where(Referral.id.in_(first)),
     ):
         if case_id in found:
             key = (reason, channel)
             if key not in seen:
                 seen[key] = reasons.classify(reason, channel)
             reason_of[case_id] = seen[key]
-    rows = session.execute(
+    rows = sources.batches(
+        session,
         select(Case.id, Case.opened_on, Child.sex, Child.dob, Child.year_group)
         .join(Child, Child.id == Case.child_id)
-        .where(Case.id.in_(ids))
-    ).all()
+        .where(Case.id.in_(ids)),
+    )
     bands = settings.reports.time_missing_bands
     years: dict[tuple[str | None, date | None], str] = {}
     children: dict[int, dict[str, str]] = {}  # case id -> breakdown -> category

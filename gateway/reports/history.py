@@ -75,7 +75,9 @@ def last_status(
         .group_by(T.case_id)
     )
     words = status_words(wf)
-    rows = session.execute(select(T.case_id, T.kind, T.summary, T.ref).where(T.id.in_(last)))
+    rows = sources.batches(
+        session, select(T.case_id, T.kind, T.summary, T.ref).where(T.id.in_(last))
+    )
     return {case_id: _status(words, kind, summary, ref) for case_id, kind, summary, ref in rows}
 
 
@@ -88,12 +90,13 @@ def entered(
     end: datetime,
 ) -> set[int]:
     """Cases that moved into one of `statuses` in [start, end)."""
-    rows = session.execute(
+    rows = sources.batches(
+        session,
         select(T.case_id)
         .where(T.case_id.in_(case_ids), T.at >= start, T.at < end, _change(wf, statuses))
-        .distinct()
-    ).scalars()
-    return set(rows)
+        .distinct(),
+    )
+    return {case_id for (case_id,) in rows}
 
 
 def located(
@@ -117,11 +120,12 @@ def located(
         .group_by(T.case_id)
         .subquery()
     )
-    rows = session.execute(
+    rows = sources.batches(
+        session,
         select(Case.id, Case.opened_on, T.at, T.kind, Case.outcome)
         .join(found, found.c.case_id == Case.id)
         .join(T, T.id == found.c.id)
-        .where(Case.merged_into_id.is_(None))
+        .where(Case.merged_into_id.is_(None)),
     )
     return [
         (case_id, opened, at, outcome)
@@ -130,7 +134,7 @@ def located(
     ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Spell:
     """A case's time missing education within a period."""
 
@@ -177,8 +181,8 @@ def missing_in(
     became = entered(session, wf, ids, missing, start_at, end_at)
     initial_missing = is_missing(wf.initial, settings)
     out: dict[int, Spell] = {}
-    for case_id, opened, current in session.execute(
-        select(Case.id, Case.opened_on, Case.status).where(Case.id.in_(ids))
+    for case_id, opened, current in sources.batches(
+        session, select(Case.id, Case.opened_on, Case.status).where(Case.id.in_(ids))
     ):
         at_start = opened < start and is_missing(before_start.get(case_id, wf.initial), settings)
         final = current if at_end_status is None else at_end_status.get(case_id, wf.initial)

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, String, cast, or_, select
+from sqlalchemy import Select, String, and_, cast, or_, select
 from sqlalchemy.orm import Session
 
+from gateway.cases.workflow import CLOSED
 from gateway.models.case import Case, TimelineEntry
 from gateway.models.casework import CaseStep
 from gateway.models.child import Child
@@ -29,7 +30,7 @@ WHEREABOUTS_UNKNOWN = "whereabouts_unknown_tracking"
 _PAIRED = timedelta(minutes=5)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EscalationEvent:
     at: datetime
     what: str  # "Escalated: Referred to the police", "Referred to the VEMT panel (cleared)"
@@ -38,7 +39,7 @@ class EscalationEvent:
     by: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VemtRow:
     case_id: int
     reference: str
@@ -62,46 +63,46 @@ class VemtList:
     rows: tuple[VemtRow, ...]
 
 
+@sources.collector_paused
 def vemt(
     session: Session, settings: Settings, *, actor: str, today: date, output: str = "page"
 ) -> VemtList:
     """The list as it stands `today`, longest missing first. Audited as `report.vemt`."""
     wf = sources.workflow(settings)
     days = settings.reports.long_term_days
-    missing = sources.open_cases().where(Case.status.not_in(settings.reports.not_missing_statuses))
-    ids = sources.open_cases().where(
-        or_(
-            Case.id.in_(
-                missing.where(
-                    or_(
-                        Case.status == WHEREABOUTS_UNKNOWN,
-                        Case.opened_on < today - timedelta(days=days),
-                    )
-                )
-            ),
-            # A referral to the panel: the flag's key in the escalations column.
-            cast(Case.escalations, String).contains('"vemt"'),
-        )
+    # The cases' own columns decide, so the list is one pass over the open cases (on the
+    # status index) with no case joined back to itself.
+    long_term = and_(
+        Case.status.not_in(settings.reports.not_missing_statuses),
+        or_(Case.status == WHEREABOUTS_UNKNOWN, Case.opened_on < today - timedelta(days=days)),
     )
+    # A referral to the panel: the flag's key in the escalations column.
+    to_panel = cast(Case.escalations, String).contains('"vemt"')
+    chosen = (Case.status != CLOSED, or_(long_term, to_panel))
+    ids = select(Case.id).where(*chosen).correlate(None)
+    events = _history(session, ids)
     names = sources.officer_names(session)
-    found = session.execute(
+    officer_names = sources.Words(lambda who: sources.officer_name(names, who))
+    status_labels = sources.Words(lambda code: wf.statuses.get(code) or code)
+    found = sources.batches(
+        session,
         select(
             Case.id,
             Case.status,
             Case.allocated_to,
             Case.opened_on,
-            Case.escalations,
+            # As text: most cases have none, and "{}" needs no JSON parser.
+            cast(Case.escalations, String),
             Child.forenames,
             Child.surname,
             Child.dob,
         )
         .join(Child, Child.id == Case.child_id)
-        .where(Case.id.in_(ids))
-    ).all()
-    events = _history(session, ids)
+        .where(*chosen),
+    )
     rows = []
     for case_id, st, allocated, opened, esc, forenames, surname, dob in found:
-        current = sources.escalations(wf, esc)
+        current = sources.escalations(wf, sources.json_value(esc))
         missing_days = sources.days_between(opened, today)
         why = []
         if st == WHEREABOUTS_UNKNOWN:
@@ -119,9 +120,9 @@ def vemt(
                 child=sources.child_name(forenames, surname),
                 dob=dob,
                 age=sources.age_on(dob, today),
-                officer_name=sources.officer_name(names, allocated),
+                officer_name=officer_names[allocated],
                 status=st,
-                status_label=wf.statuses.get(st) or st,
+                status_label=status_labels[st],
                 opened_on=opened,
                 days_missing=missing_days,
                 why=tuple(why),
@@ -140,13 +141,15 @@ def _history(session: Session, case_ids: Select[Any]) -> dict[int, list[Escalati
     flags set or cleared by hand, oldest first."""
     steps = {
         step_id: (note, sources.parse_day((detail or {}).get("review")))
-        for step_id, note, detail in session.execute(
+        for step_id, note, detail in sources.batches(
+            session,
             select(CaseStep.id, CaseStep.note, CaseStep.detail).where(
                 CaseStep.kind == "escalation", CaseStep.case_id.in_(case_ids)
-            )
+            ),
         )
     }
-    entries = session.execute(
+    entries = sources.batches(
+        session,
         select(
             TimelineEntry.case_id,
             TimelineEntry.at,
@@ -155,7 +158,7 @@ def _history(session: Session, case_ids: Select[Any]) -> dict[int, list[Escalati
             TimelineEntry.actor,
         )
         .where(TimelineEntry.kind == "escalation", TimelineEntry.case_id.in_(case_ids))
-        .order_by(TimelineEntry.case_id, TimelineEntry.at, TimelineEntry.id)
+        .order_by(TimelineEntry.case_id, TimelineEntry.at, TimelineEntry.id),
     )
     out: dict[int, list[EscalationEvent]] = {}
     for case_id, at, summary, ref, actor in entries:

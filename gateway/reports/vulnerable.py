@@ -40,7 +40,7 @@ CATEGORIES = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VulnerableRow:
     reference: str  # "CME-12", or "EHE-7" for a register entry with no case open
     case_id: int | None
@@ -69,7 +69,7 @@ class VulnerableList:
         return {team: tuple(rows) for team, rows in out.items()}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _EheLink:
     entry_id: int
     case_id: int | None
@@ -108,18 +108,18 @@ def _concerns(urgent: bool, flags: set[str], escalated: tuple[str, ...]) -> tupl
     return tuple(words)
 
 
+@sources.collector_paused
 def vulnerable(
     session: Session, settings: Settings, *, actor: str, today: date, output: str = "page"
 ) -> VulnerableList:
     """The list as it stands `today`. Recorded in the audit log as `report.vulnerable`."""
     wf = sources.workflow(settings)
-    ids = sources.open_cases()
     names = sources.officer_names(session)
     partners = sources.partner_names(session)
     year_start = term_of(settings.reports, today).year_start
     rows: list[VulnerableRow] = []
     open_ids: set[int] = set()
-    for c in sources.open_case_rows(session, ids):
+    for c in sources.open_case_rows(session):
         open_ids.add(c.case_id)
         escalated = sources.escalations(wf, c.escalations)
         partner = c.monitoring_la

@@ -46,7 +46,7 @@ format: venv
 	$(BIN)/ruff check --fix .
 
 bench: venv deps assets
-	$(BIN)/python -m bench
+	BENCH_SPLINK_INSTALL=$${BENCH_SPLINK_INSTALL:-1} $(BIN)/python -m bench
 
 soak: venv deps
 	$(BIN)/python -m bench.soak

@@ -36,6 +36,11 @@ def _components(s: Settings) -> list[tuple[str, Callable[[Settings, Engine], Sto
         found.append(("smtp", start_smtp))
         if s.imap.enabled:
             found.append(("imap", start_imap))
+    # The exchange sender: woken by the commit that queues a message, so an enquiry goes
+    # out at once rather than at the next periodic tick (which still retries).
+    from gateway.exchange.sender import start_sender
+
+    found.append(("exchange-sender", start_sender))
     try:
         from web.server import start_web
     except ImportError:

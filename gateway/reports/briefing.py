@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, String, cast, func, or_, select
+from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from gateway.cases.labels import CHANNELS, SYSTEM_OUTCOMES
@@ -139,7 +139,7 @@ def briefing(
     days = settings.reports.long_term_days
     longer = [s for s in at_end if sources.days_between(s.opened_on, end) > days]
     complex_cases = _complex(
-        session, settings, at_end, history.candidates(settings, term.start, end), end, days
+        session, settings, at_end, history.candidate_criteria(settings, term.start, end), end, days
     )
     end_at = sources.day_start(settings, end + timedelta(days=1))
     open_at_end = session.execute(
@@ -298,7 +298,7 @@ def _complex(
     session: Session,
     settings: Settings,
     at_end: list[history.Spell],
-    ids: Select[Any],
+    chosen: tuple[Any, ...],
     end: date,
     days: int,
 ) -> list[ComplexCase]:
@@ -306,10 +306,9 @@ def _complex(
     unknown, or whose case is escalated (escalations set by the end)."""
     wf = sources.workflow(settings)
     flags: dict[int, tuple[sources.Escalation, ...]] = {}
-    for case_id, esc in session.execute(
-        select(Case.id, Case.escalations).where(
-            Case.id.in_(ids), cast(Case.escalations, String) != "{}"
-        )
+    for case_id, esc in sources.batches(
+        session,
+        select(Case.id, Case.escalations).where(*chosen, cast(Case.escalations, String) != "{}"),
     ):
         found = tuple(e for e in sources.escalations(wf, esc) if e.since is None or e.since <= end)
         if found:

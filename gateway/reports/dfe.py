@@ -130,7 +130,7 @@ def dfe_return(
         session,
         select(Case.id, Case.opened_on, Child.sex, Child.dob, Child.year_group)
         .join(Child, Child.id == Case.child_id)
-        .where(Case.id.in_(ids)),
+        .where(*history.candidate_criteria(settings, term.start, end)),
     )
     bands = settings.reports.time_missing_bands
     years: dict[tuple[str | None, date | None], str] = {}

@@ -150,20 +150,22 @@ def is_missing(status: str, settings: Settings) -> bool:
     return status != CLOSED and status not in settings.reports.not_missing_statuses
 
 
-def candidates(settings: Settings, start: date, end: date) -> Select[Any]:
-    """The cases that can have been missing education in [start, end]: opened by its end,
-    not closed before its start, and not found never to have been CME (not CME on
-    investigation, or a duplicate merged into another case)."""
+def candidate_criteria(settings: Settings, start: date, end: date) -> tuple[Any, ...]:
+    """The cases that can have been missing education in [start, end], as conditions on
+    Case: opened by its end, not closed before its start, and not found never to have been
+    CME (not CME on investigation, or a duplicate merged into another case)."""
     return (
-        select(Case.id)
-        .where(
-            Case.opened_on <= end,
-            Case.merged_into_id.is_(None),
-            or_(Case.outcome.is_(None), Case.outcome.not_in(NEVER_CME)),
-            or_(Case.closed_at.is_(None), Case.closed_at >= sources.day_start(settings, start)),
-        )
-        .correlate(None)
+        Case.opened_on <= end,
+        Case.merged_into_id.is_(None),
+        or_(Case.outcome.is_(None), Case.outcome.not_in(NEVER_CME)),
+        or_(Case.closed_at.is_(None), Case.closed_at >= sources.day_start(settings, start)),
     )
+
+
+def candidates(settings: Settings, start: date, end: date) -> Select[Any]:
+    """The ids of those cases (candidate_criteria), for `IN` in a query over other tables; a
+    query over the cases themselves takes the criteria directly."""
+    return select(Case.id).where(*candidate_criteria(settings, start, end)).correlate(None)
 
 
 def missing_in(
@@ -181,8 +183,9 @@ def missing_in(
     became = entered(session, wf, ids, missing, start_at, end_at)
     initial_missing = is_missing(wf.initial, settings)
     out: dict[int, Spell] = {}
+    chosen = candidate_criteria(settings, start, end)
     for case_id, opened, current in sources.batches(
-        session, select(Case.id, Case.opened_on, Case.status).where(Case.id.in_(ids))
+        session, select(Case.id, Case.opened_on, Case.status).where(*chosen)
     ):
         at_start = opened < start and is_missing(before_start.get(case_id, wf.initial), settings)
         final = current if at_end_status is None else at_end_status.get(case_id, wf.initial)

@@ -214,7 +214,7 @@ class Escalation:
 
 def escalations(wf: Workflow, value: Any) -> tuple[Escalation, ...]:
     """The case's escalations column ({flag: {since, by, reason, review}}) as values."""
-    if not isinstance(value, dict):
+    if not value or not isinstance(value, dict):
         return ()
     out = []
     for flag, info in sorted(value.items()):

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from lxml import etree
 
@@ -31,6 +31,7 @@ SEXES = frozenset({"M", "F", "U", "W", "9"})
 # one in any encoding libxml2 reads (UTF-16 with or without a BOM, UTF-32...).
 _DANGEROUS = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _REFUSED_FIX = "export the CTF again without them"
+_T = TypeVar("_T")
 
 
 class DestinationKind(StrEnum):
@@ -184,6 +185,18 @@ def destination_kind(laestab: str) -> DestinationKind:
     return DestinationKind.SCHOOL
 
 
+def _built(cls: type[_T], values: dict[str, Any]) -> _T:
+    """A frozen dataclass made from a value for every field, without running its __init__.
+
+    A frozen __init__ sets each field through object.__setattr__, which for the 23 fields
+    of a pupil cost more than reading the pupil's XML; the instance is the same (equality,
+    hash, repr read the fields). Only for classes with no __post_init__, every field given.
+    """
+    obj = object.__new__(cls)
+    obj.__dict__.update(values)
+    return obj
+
+
 def _text(el: Any) -> str | None:
     if el is None:
         return None
@@ -276,7 +289,18 @@ def _address(el: Any, *, detail: bool = True) -> CtfAddress | None:
         return None
     if not detail:
         raw = _text(next(el.iterchildren("PostCode"), None))
-        return CtfAddress(style="", lines=(), postcode_raw=raw, postcode=normalise_postcode(raw))
+        return _built(
+            CtfAddress,
+            {
+                "style": "",
+                "lines": (),
+                "postcode_raw": raw,
+                "postcode": normalise_postcode(raw),
+                "county": None,
+                "country": None,
+                "uprn": None,
+            },
+        )
     kids = _children(el)
     bs = kids.get("BS7666Address")
     lines: list[str] = []
@@ -305,14 +329,17 @@ def _address(el: Any, *, detail: bool = True) -> CtfAddress | None:
                 if value:
                     lines.append(value)
     raw_pc = _text(kids.get("PostCode"))
-    return CtfAddress(
-        style=style,
-        lines=tuple(lines),
-        postcode_raw=raw_pc,
-        postcode=normalise_postcode(raw_pc),
-        county=_text(kids.get("County")),
-        country=_text(kids.get("Country")),
-        uprn=uprn,
+    return _built(
+        CtfAddress,
+        {
+            "style": style,
+            "lines": tuple(lines),
+            "postcode_raw": raw_pc,
+            "postcode": normalise_postcode(raw_pc),
+            "county": _text(kids.get("County")),
+            "country": _text(kids.get("Country")),
+            "uprn": uprn,
+        },
     )
 
 
@@ -324,7 +351,7 @@ def _phones(el: Any) -> tuple[CtfPhone, ...]:
         k = _children(phone)
         number = _text(k.get("PhoneNo"))
         if number:
-            out.append(CtfPhone(kind=_text(k.get("TelephoneType")), number=number))
+            out.append(_built(CtfPhone, {"kind": _text(k.get("TelephoneType")), "number": number}))
     return tuple(out)
 
 
@@ -360,18 +387,21 @@ def _history(el: Any) -> tuple[CtfSchoolSpell, ...]:
     for school in el.iterchildren("School"):
         k = _texts(school)
         get = k.get
-        out.append(
-            CtfSchoolSpell(
-                lea=get("LEA"),
-                estab=get("Estab"),
-                name=get("SchoolName"),
-                entry_date=_date(get("EntryDate")),
-                leaving_date=_date(get("LeavingDate")),
-                leaving_reason=get("LeavingReason"),
-                removal_grounds=get("RemovalGrounds"),
-            )
-        )
+        spell = {
+            "lea": get("LEA"),
+            "estab": get("Estab"),
+            "name": get("SchoolName"),
+            "entry_date": _date(get("EntryDate")),
+            "leaving_date": _date(get("LeavingDate")),
+            "leaving_reason": get("LeavingReason"),
+            "removal_grounds": get("RemovalGrounds"),
+        }
+        out.append(_built(CtfSchoolSpell, spell))
     return tuple(out)
+
+
+def _problem(field_name: str, kind: ProblemKind, message: str) -> PupilProblem:
+    return _built(PupilProblem, {"field": field_name, "kind": kind, "message": message})
 
 
 def parse_pupil(el: Any, position: int, *, detail: bool = True) -> CtfPupil:
@@ -389,38 +419,33 @@ def parse_pupil(el: Any, position: int, *, detail: bool = True) -> CtfPupil:
             value = child.text
             texts[tag] = (value.strip() or None) if value else None
     problems: list[PupilProblem] = []
-
-    def missing(name: str, what: str) -> None:
-        problems.append(PupilProblem(name, ProblemKind.MISSING, f"{what} is missing"))
-
-    def invalid(name: str, message: str) -> None:
-        problems.append(PupilProblem(name, ProblemKind.INVALID, message))
+    add = problems.append
+    missing, invalid = ProblemKind.MISSING, ProblemKind.INVALID
 
     upn_raw = texts.get("UPN")
     upn_check = check_upn(upn_raw) if upn_raw else None
     if upn_check is None:
-        missing("UPN", "UPN")
+        add(_problem("UPN", missing, "UPN is missing"))
     elif not upn_check.valid:
-        invalid("UPN", f"UPN {upn_check.value}: " + "; ".join(upn_check.problems))
+        add(_problem("UPN", invalid, f"UPN {upn_check.value}: " + "; ".join(upn_check.problems)))
     surname, forename = texts.get("Surname"), texts.get("Forename")
     if not surname:
-        missing("Surname", "surname")
+        add(_problem("Surname", missing, "surname is missing"))
     if not forename:
-        missing("Forename", "forename")
+        add(_problem("Forename", missing, "forename is missing"))
     dob_raw = texts.get("DOB")
     dob = _date(dob_raw)
     if dob_raw is None:
-        missing("DOB", "date of birth")
+        add(_problem("DOB", missing, "date of birth is missing"))
     elif dob is None:
-        invalid("DOB", f"date of birth {dob_raw!r} is not a yyyy-mm-dd date")
-    sex_el = kids.get("Sex")
-    if sex_el is None:
-        sex_el = kids.get("Gender")
-    sex = (_text(sex_el) or "").upper() or None
+        add(_problem("DOB", invalid, f"date of birth {dob_raw!r} is not a yyyy-mm-dd date"))
+    # The first Sex element if there is one (even empty), else the older files' Gender.
+    sex_raw = texts["Sex"] if "Sex" in texts else texts.get("Gender")
+    sex = sex_raw.upper() if sex_raw else None
     if sex is None:
-        missing("Sex", "sex")
+        add(_problem("Sex", missing, "sex is missing"))
     elif sex not in SEXES:
-        invalid("Sex", f"sex {sex!r} is not one of M, F, U, W, 9")
+        add(_problem("Sex", invalid, f"sex {sex!r} is not one of M, F, U, W, 9"))
         sex = None
 
     basic = kids.get("BasicDetails")
@@ -430,9 +455,13 @@ def parse_pupil(el: Any, position: int, *, detail: bool = True) -> CtfPupil:
     preferred_surname = preferred_forename = middle = nc_year = None
     if basic is not None:
         for child in basic:
-            tag, value = child.tag, _text(child)
+            value = child.text
             if not value:
                 continue
+            value = value.strip()
+            if not value:
+                continue
+            tag = child.tag
             if tag == "PreferredSurname":
                 preferred_surname = value
             elif tag == "PreferredForename":
@@ -445,7 +474,8 @@ def parse_pupil(el: Any, position: int, *, detail: bool = True) -> CtfPupil:
                 check = check_upn(value)
                 former_upns.append(check.value)
                 if not check.valid:
-                    invalid("FormerUPN", f"former UPN {check.value}: " + "; ".join(check.problems))
+                    message = f"former UPN {check.value}: " + "; ".join(check.problems)
+                    add(_problem("FormerUPN", invalid, message))
             elif tag == "FormerSurname":
                 former_surnames.append(value)
             elif tag == "FormerForename":
@@ -453,37 +483,41 @@ def parse_pupil(el: Any, position: int, *, detail: bool = True) -> CtfPupil:
 
     address = _address(kids.get("Address"), detail=detail)
     if address is None:
-        missing("Address", "address")
+        add(_problem("Address", missing, "address is missing"))
     elif address.postcode_raw is None:
-        missing("PostCode", "postcode")
+        add(_problem("PostCode", missing, "postcode is missing"))
     elif address.postcode is None:
-        invalid("PostCode", f"postcode {address.postcode_raw!r} is not a valid UK postcode")
+        message = f"postcode {address.postcode_raw!r} is not a valid UK postcode"
+        add(_problem("PostCode", invalid, message))
 
-    history = _history(kids.get("SchoolHistory"))
-    return CtfPupil(
-        position=position,
-        upn=upn_check.value if upn_check else None,
-        upn_check=upn_check,
-        surname=surname,
-        forename=forename,
-        dob=dob,
-        sex=sex,
-        uln=texts.get("UniqueLearnerNumber"),
-        uci=texts.get("UCI"),
-        middle_names=middle,
-        preferred_surname=preferred_surname,
-        preferred_forename=preferred_forename,
-        former_surnames=tuple(former_surnames),
-        former_forenames=tuple(former_forenames),
-        former_upns=tuple(former_upns),
-        nc_year=nc_year,
-        address=address,
-        phones=_phones(kids.get("Phones")) if detail else (),
-        email=texts.get("Email"),
-        contacts=_contacts(kids.get("Contacts")) if detail else (),
-        school_history=history,
-        problems=tuple(problems),
-        detail=detail,
+    history = kids.get("SchoolHistory")
+    return _built(
+        CtfPupil,
+        {
+            "position": position,
+            "upn": upn_check.value if upn_check else None,
+            "upn_check": upn_check,
+            "surname": surname,
+            "forename": forename,
+            "dob": dob,
+            "sex": sex,
+            "uln": texts.get("UniqueLearnerNumber"),
+            "uci": texts.get("UCI"),
+            "middle_names": middle,
+            "preferred_surname": preferred_surname,
+            "preferred_forename": preferred_forename,
+            "former_surnames": tuple(former_surnames),
+            "former_forenames": tuple(former_forenames),
+            "former_upns": tuple(former_upns),
+            "nc_year": nc_year,
+            "address": address,
+            "phones": _phones(kids.get("Phones")) if detail else (),
+            "email": texts.get("Email"),
+            "contacts": _contacts(kids.get("Contacts")) if detail else (),
+            "school_history": () if history is None else _history(history),
+            "problems": tuple(problems),
+            "detail": detail,
+        },
     )
 
 

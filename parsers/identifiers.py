@@ -9,9 +9,16 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
 from importlib import resources
+from operator import mul
 
 CHECK_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
 _UPN_SHAPE = re.compile(r"^[A-Z]\d{11}[0-9A-Z]$")
+_UPN_STRIP = re.compile(r"[\s-]")
+#: What each ASCII digit and check letter weighs in the check sum (the UPN is read per
+#: pupil of every CTF, so a look-up rather than int() and str.index() for each character).
+_CHECK_VALUES = {str(d): d for d in range(10)} | {c: i for i, c in enumerate(CHECK_LETTERS)}
+_CHECK_WEIGHTS = range(2, 14)
+_SHAPE_PROBLEM = ("UPN must be 13 characters: a letter, 11 digits, then a digit or letter",)
 
 
 @dataclass(frozen=True)
@@ -38,26 +45,28 @@ def upn_check_letter(body: str) -> str:
     """The check letter for the 12 characters after it (digits, last may be a letter)."""
     if len(body) != 12:
         raise ValueError("a UPN body is 12 characters")
-    total = 0
-    for weight, ch in enumerate(body, start=2):
-        value = int(ch) if ch.isdigit() else CHECK_LETTERS.index(ch)
-        total += weight * value
+    try:
+        total = sum(map(mul, _CHECK_WEIGHTS, map(_CHECK_VALUES.__getitem__, body)))
+    except KeyError:
+        # Other Unicode digits count as their digit; anything else raises ValueError.
+        total = 0
+        for weight, ch in enumerate(body, start=2):
+            value = int(ch) if ch.isdigit() else CHECK_LETTERS.index(ch)
+            total += weight * value
     return CHECK_LETTERS[total % 23]
 
 
 def normalise_upn(raw: str) -> str:
-    return re.sub(r"[\s-]", "", raw or "").upper()
+    if raw and raw.isascii() and raw.isalnum():
+        return raw.upper()  # nothing to strip: the usual case, without the regex
+    return _UPN_STRIP.sub("", raw or "").upper()
 
 
 def check_upn(raw: str) -> UpnCheck:
     """Validate a UPN: shape, check letter, permanent vs temporary, LA code known."""
     value = normalise_upn(raw)
     if not _UPN_SHAPE.match(value) or (not value[-1].isdigit() and value[-1] not in CHECK_LETTERS):
-        return UpnCheck(
-            value=value,
-            valid=False,
-            problems=("UPN must be 13 characters: a letter, 11 digits, then a digit or letter",),
-        )
+        return UpnCheck(value=value, valid=False, problems=_SHAPE_PROBLEM)
     temporary = not value[-1].isdigit()
     expected = upn_check_letter(value[1:])
     la = value[1:4]
@@ -67,7 +76,10 @@ def check_upn(raw: str) -> UpnCheck:
         problems.append(f"UPN check letter wrong: expected {expected}")
     if not known and not temporary:
         problems.append(f"UPN LA code {la} is not a known local authority")
-    return UpnCheck(
+    # Built without the frozen __init__ (one object.__setattr__ a field): a UPN is checked
+    # for every pupil of every CTF. The instance is the same as UpnCheck(...) would make.
+    verdict = object.__new__(UpnCheck)
+    verdict.__dict__.update(
         value=value,
         valid=not problems,
         temporary=temporary,
@@ -76,6 +88,7 @@ def check_upn(raw: str) -> UpnCheck:
         expected_check_letter=expected,
         problems=tuple(problems),
     )
+    return verdict
 
 
 _POSTCODE = re.compile(
@@ -87,7 +100,7 @@ def normalise_postcode(raw: str | None) -> str | None:
     """'ts101aa' -> 'TS10 1AA'; None when it is not a valid UK postcode."""
     if not raw:
         return None
-    compact = re.sub(r"\s+", "", raw).upper()
+    compact = "".join(raw.split()).upper()  # str.split() splits on exactly what \s matches
     if not _POSTCODE.match(compact):
         return None
     return f"{compact[:-3]} {compact[-3:]}"

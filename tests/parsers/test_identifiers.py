@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
@@ -9,11 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from parsers.identifiers import (
+    UpnCheck,
     check_upn,
     find_dates,
     normalise_email,
     normalise_phone,
     normalise_postcode,
+    normalise_upn,
     parse_person_name,
     parse_uk_date,
     upn_check_letter,
@@ -134,3 +137,59 @@ def test_a_computed_check_letter_always_validates(digits: str) -> None:
     upn = upn_check_letter(body) + body
     check = check_upn(upn)
     assert check.valid, check.problems
+
+
+# The plain forms these functions had before their fast paths (a look-up table for the
+# check letter, no regex for input with nothing to strip): the verdicts must not move.
+_REF_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
+
+
+def _reference_check_letter(body: str) -> str:
+    total = 0
+    for weight, ch in enumerate(body, start=2):
+        total += weight * (int(ch) if ch.isdigit() else _REF_LETTERS.index(ch))
+    return _REF_LETTERS[total % 23]
+
+
+def _reference_postcode(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    compact = re.sub(r"\s+", "", raw).upper()
+    if not re.match(
+        r"^(GIR0AA|[A-PR-UWYZ](?:[0-9][0-9A-HJKPSTUW]?|[A-HK-Y][0-9][0-9ABEHMNPRVWXY]?)[0-9][ABD-HJLNP-UW-Z]{2})$",
+        compact,
+    ):
+        return None
+    return f"{compact[:-3]} {compact[-3:]}"
+
+
+_upn_like = st.text(
+    st.sampled_from("ABCDEHIJKORSTZabhijz0123456789 -\t\u00a0\u0661\u00df_"), max_size=16
+) | st.builds(
+    lambda d, c: c + d,
+    st.text(st.sampled_from("0123456789"), min_size=11, max_size=12),
+    st.sampled_from("ABHRTZIOS"),
+)
+
+
+@given(st.one_of(_upn_like, st.text(max_size=20)))
+def test_upn_and_postcode_fast_paths_give_what_the_plain_forms_gave(raw: str) -> None:
+    assert normalise_upn(raw) == re.sub(r"[\s-]", "", raw).upper()
+    assert normalise_postcode(raw) == _reference_postcode(raw)
+    check = check_upn(raw)
+    assert check == UpnCheck(**vars(check))  # a whole instance, every field set
+    value = check.value
+    if check.expected_check_letter is not None:
+        assert check.expected_check_letter == _reference_check_letter(value[1:])
+        assert check.valid == (value[0] == check.expected_check_letter and check.problems == ())
+    body = value[1:13]
+    if len(body) == 12:
+        try:
+            want: str | type[Exception] = _reference_check_letter(body)
+        except ValueError:
+            want = ValueError
+        if want is ValueError:
+            with pytest.raises(ValueError):
+                upn_check_letter(body)
+        else:
+            assert upn_check_letter(body) == want

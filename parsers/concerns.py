@@ -81,9 +81,12 @@ def _negated(text: str, start: int) -> bool:
     return _NEGATION.search(text[clause_start(text, start) : start]) is not None
 
 
+_IF = re.compile(r"(?:if|should)\b", re.IGNORECASE)
+
+
 def _conditional(sentence: Sentence) -> bool:
     """'If you are worried about a child's safety, call...': advice, not a concern."""
-    return re.match(r"(?:if|should)\b", sentence.text, re.IGNORECASE) is not None
+    return _IF.match(sentence.text) is not None
 
 
 def find_cues(
@@ -93,11 +96,10 @@ def find_cues(
     safeguarding: list[Found] = []
     urgent: list[Found] = []
     anonymous: list[Found] = []
+    cue_kinds = ((SAFEGUARDING, safeguarding), (URGENT, urgent))
     for s in found:
         conf = 0.5 if s.quoted else 0.6
-        for pattern, out in ((SAFEGUARDING, safeguarding), (URGENT, urgent)):
-            if _conditional(s):
-                continue
+        for pattern, out in () if _conditional(s) else cue_kinds:
             for m in pattern.finditer(s.text):
                 if _negated(s.text, m.start()):
                     continue

@@ -26,6 +26,7 @@ _W = "{" + W + "}"
 _W14 = "{" + W14 + "}"
 CHECKED, UNCHECKED = "[x]", "[ ]"
 _GLYPHS = {"☒": CHECKED, "☑": CHECKED, "✓": CHECKED, "✔": CHECKED, "☐": UNCHECKED}
+_GLYPH_TABLE = str.maketrans(_GLYPHS)
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ class _Reader:
             tag = node.tag if isinstance(node.tag, str) else ""
             if tag == _W + "t":
                 text = node.text or ""
-                out.append("".join(_GLYPHS.get(ch, ch) for ch in text))
+                out.append(text.translate(_GLYPH_TABLE))
                 continue
             if tag == _W + "tab":
                 out.append("\t")

@@ -35,6 +35,10 @@ _INLINE = re.compile(
     re.IGNORECASE,
 )
 _WORDS = re.compile(r"[A-Za-z']+")
+_FROM = re.compile(r"^\s*from\s*:\s*(.+)$", re.IGNORECASE)
+_NOT_A_LABEL = re.compile(r"\d{3,}|@")
+_NOT_A_HEADING = re.compile(r"\d{2,}|[,;!?]|\.$")
+_CELL_BREAK = re.compile(r"(?<=[^\s.!?:;,])\n")
 
 
 @dataclass(frozen=True)
@@ -140,7 +144,7 @@ def block_lines(blocks: tuple[Block, ...]) -> tuple[str, list[Line]]:
             rendered: list[str] = []
             off = pos
             for cell in row:
-                flat = re.sub(r"(?<=[^\s.!?:;,])\n", ", ", cell)
+                flat = _CELL_BREAK.sub(", ", cell)
                 flat = " ".join(flat.split())
                 cells.append((flat, off, off + len(flat)))
                 rendered.append(flat)
@@ -164,11 +168,11 @@ def block_lines(blocks: tuple[Block, ...]) -> tuple[str, list[Line]]:
 
 def _heading_shape(text: str) -> bool:
     """Short, no sentence punctuation, no dates: 'Parent/Carer 2', 'Section B: Referrer'."""
-    return len(text.split()) <= 6 and not re.search(r"\d{2,}|[,;!?]|\.$", text)
+    return len(text.split()) <= 6 and not _NOT_A_HEADING.search(text)
 
 
 def _is_label(text: str, section: str | None) -> LabelMatch | None:
-    if not text or len(text) > 80 or re.search(r"\d{3,}|@", text):
+    if not text or len(text) > 80 or _NOT_A_LABEL.search(text):
         return None
     return resolve_label(text.rstrip(":：?*").strip(), section)
 
@@ -287,7 +291,7 @@ class _Reader:
             self.signing = 0
             self.set_section(None)
             return
-        fwd = re.match(r"^\s*from\s*:\s*(.+)$", text, re.IGNORECASE)
+        fwd = _FROM.match(text)
         if fwd and "@" in text and not line.quoted:
             self.r.forward_from.append((fwd.group(1).strip(), s, e))
             self.signing = 0

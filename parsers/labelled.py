@@ -114,6 +114,18 @@ class LabelledBuilder:
         self.origin = origin
         self.values: dict[str, Field] = {}
         self.gaps: list[str] = []
+        self._index: dict[tuple[str, str], list[Entry]] = {}
+        self._indexed: tuple[int, int] | None = None
+
+    def _first(self, entity: str, attr: str) -> Entry | None:
+        """`_first` over the entries of that field only (a field is asked for many times)."""
+        entries = self.r.entries
+        if self._indexed != (id(entries), len(entries)):
+            self._index = {}
+            for e in entries:
+                self._index.setdefault((e.entity, e.attr), []).append(e)
+            self._indexed = (id(entries), len(entries))
+        return _first(self._index.get((entity, attr), []), entity, attr)
 
     def put(
         self,
@@ -133,7 +145,7 @@ class LabelledBuilder:
     def child(self) -> None:
         es = self.r.entries
         for attr in ("forename", "surname", "middle_names"):
-            e = _first(es, "child", attr)
+            e = self._first("child", attr)
             if e is None:
                 continue
             if attr == "forename":
@@ -152,7 +164,7 @@ class LabelledBuilder:
                         self.put("aliases", list(name.aliases), _conf(e, 0.85), e.span, e.value)
             else:
                 self.put(attr, tidy_name(e.value), _conf(e), e.span, e.value)
-        e = _first(es, "child", "name")
+        e = self._first("child", "name")
         if e is not None:
             name = parse_person_name(e.value)
             if name is not None:
@@ -160,7 +172,7 @@ class LabelledBuilder:
                 self.put("middle_names", name.middle_names, _conf(e, 0.85), e.span, e.value)
                 self.put("surname", name.surname, _conf(e, 0.9), e.span, e.value)
                 self.put("aliases", list(name.aliases), _conf(e, 0.85), e.span, e.value)
-        e = _first(es, "child", "aliases")
+        e = self._first("child", "aliases")
         if e is not None:
             # Aliases stay as written: "JJ" is a name, not a shout.
             parts = re.split(r"\s*(?:,|;|/|\bor\b|\n)\s*", e.value)
@@ -169,33 +181,33 @@ class LabelledBuilder:
             merged = list(dict.fromkeys([*(existing.value if existing else []), *aliases]))
             self.put("aliases", merged, _conf(e), e.span, e.value)
         self.dates(es)
-        e = _first(es, "child", "sex")
+        e = self._first("child", "sex")
         if e is not None:
             self.put("sex", _sex(e.value), _conf(e), e.span, e.value)
         self.upns(es)
-        e = _first(es, "child", "year_group")
+        e = self._first("child", "year_group")
         if e is not None:
             self.put("year_group", _year_group(e.value), _conf(e), e.span, e.value)
         self.address(es)
         for attr in ("school", "new_school", "new_address", "interpreter"):
-            e = _first(es, "child", attr)
+            e = self._first("child", attr)
             if e is not None:
                 self.put(attr, " ".join(e.value.split()), _conf(e), e.span, e.value)
-        e = _first(es, "child", "languages")
+        e = self._first("child", "languages")
         if e is not None:
             langs = [x.strip().title() for x in re.split(r",|/|;|\band\b", e.value) if x.strip()]
             self.put("languages", langs, _conf(e), e.span, e.value)
-        e = _first(es, "child", "reason")
+        e = self._first("child", "reason")
         if e is not None:
             self.put("reason", " ".join(e.value.split()), _conf(e, 0.9), e.span, e.value)
         for flag in FLAGS:
-            e = _first(es, "child", flag)
+            e = self._first("child", flag)
             if e is not None:
                 self.put(flag, _yes_no(e.value), _conf(e), e.span, e.value)
-        e = _first(es, "child", "urgency")
+        e = self._first("child", "urgency")
         if e is not None:
             self.put("urgency", _urgency(e.value), _conf(e), e.span, e.value)
-        e = _first(es, "child", "safeguarding")
+        e = self._first("child", "safeguarding")
         if e is not None:
             self.put("safeguarding", _yes_no(e.value), _conf(e), e.span, e.value)
         if e is not None and _yes_no(e.value):
@@ -206,7 +218,7 @@ class LabelledBuilder:
         labels = {"dob": "date of birth", "date_last_attended": "date last attended",
                   "date_last_seen": "date last seen"}  # fmt: skip
         for attr, label in labels.items():
-            e = _first(es, "child", attr)
+            e = self._first("child", attr)
             if e is None:
                 continue
             found = parse_uk_date(e.value)
@@ -219,26 +231,26 @@ class LabelledBuilder:
             self.put(attr, found.isoformat(), _conf(e), e.span, e.value)
 
     def upns(self, es: list[Entry]) -> None:
-        e = _first(es, "child", "upn")
+        e = self._first("child", "upn")
         if e is not None and e.value.strip().lower() not in ("n/a", "unknown", "not known", "-"):
             check = check_upn(e.value)
             if check.valid:
                 self.put("upn", check.value, _conf(e), e.span, e.value)
             else:
                 self.gaps.extend(f"{p} (UPN given: {e.value.strip()[:20]})" for p in check.problems)
-        e = _first(es, "child", "former_upns")
+        e = self._first("child", "former_upns")
         if e is not None:
             valid = [u for u, _, _ in find_upns(e.value) if check_upn(u).valid]
             self.put("former_upns", valid, _conf(e), e.span, e.value)
 
     def address(self, es: list[Entry]) -> None:
-        e = _first(es, "child", "postcode")
+        e = self._first("child", "postcode")
         if e is not None:
             pc = normalise_postcode(e.value)
             if pc is None:
                 self.gaps.append(f"postcode {e.value.strip()[:20]!r} is not a valid UK postcode")
             self.put("postcode", pc, _conf(e), e.span, e.value)
-        e = _first(es, "child", "address")
+        e = self._first("child", "address")
         if e is None:
             return
         lines = [x.strip(" ,.") for x in re.split(r"\n|,", e.value) if x.strip(" ,.")]
@@ -305,7 +317,7 @@ class LabelledBuilder:
     def actions(self) -> tuple[dict[str, Any], ...]:
         """Actions already taken: a free-text answer split into items, or a table's rows."""
         out: list[dict[str, Any]] = []
-        e = _first(self.r.entries, "child", "actions")
+        e = self._first("child", "actions")
         if e is not None:
             for item in action_items(e.value):
                 action = read_action(item)
@@ -328,9 +340,8 @@ class LabelledBuilder:
         return tuple(out)
 
     def referrer(self, sender_name: str | None, sender_email: str | None) -> None:
-        es = self.r.entries
         for attr in ("name", "role", "organisation", "phone", "email", "referral_date"):
-            e = _first(es, "referrer", attr)
+            e = self._first("referrer", attr)
             if e is None:
                 continue
             value: Any = " ".join(e.value.split())
@@ -349,13 +360,13 @@ class LabelledBuilder:
                 value = found.isoformat() if found else None
             key = "referral_date" if attr == "referral_date" else f"referrer_{attr}"
             self.put(key, value, _conf(e), e.span, e.value)
-        e = _first(es, "referrer", "anonymous")
+        e = self._first("referrer", "anonymous")
         if e is not None:
             self.put("anonymous", _yes_no(e.value), _conf(e), e.span, e.value)
-        e = _first(es, "referrer", "share_details")
+        e = self._first("referrer", "share_details")
         if e is not None and (share := _yes_no(e.value)) is not None:
             self.put("anonymous", not share, _conf(e), e.span, e.value)
-        e = _first(es, "child", "referral_date")
+        e = self._first("child", "referral_date")
         if e is not None and (found := parse_uk_date(e.value)):
             self.put("referral_date", found.isoformat(), _conf(e), e.span, e.value)
         self.signature()

@@ -14,6 +14,10 @@ _SCHOOL_SECTION_FIELDS = frozenset(
     {"school", "date_last_attended", "date_last_seen", "year_group", "upn", "new_school"}
 )
 _FILLER = re.compile(r"\b(if known|if applicable|if any|optional|please specify|please state)\b")
+_POSSESSIVE = re.compile(r"(?<=\w)'s\b|(?<=s)'")
+_NUMBERING = re.compile(r"^\s*(?:q?\d{1,2}[.)]|[a-h]\))\s+")
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
+_PARENS = re.compile(r"\([^)]*\)")
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,8 @@ class _Tables:
     prefixes: tuple[tuple[str, str], ...]
     sections: tuple[tuple[str, tuple[str, ...]], ...]
     relationships: dict[str, str]
+    #: Per section, one pattern for " key " anywhere in a padded phrase (any of its keys).
+    section_keys: tuple[tuple[str, re.Pattern[str]], ...] = ()
 
 
 @cache
@@ -54,15 +60,19 @@ def _tables() -> _Tables:
         for entity, words in raw["relationships"].items()
         for word in words
     }
-    return _Tables(index, tuple(prefixes), sections, relationships)
+    section_keys = tuple(
+        (name, re.compile(" (?:" + "|".join(map(re.escape, keys)) + ") "))
+        for name, keys in sections
+    )
+    return _Tables(index, tuple(prefixes), sections, relationships, section_keys)
 
 
 def normalise_label(label: str) -> str:
     """'Child’s D.O.B.*' -> 'child d o b': lower case, possessives and punctuation dropped."""
     text = label.lower().replace("\u2019", "'").replace("`", "'")
-    text = re.sub(r"(?<=\w)'s\b|(?<=s)'", "", text)
-    text = re.sub(r"^\s*(?:q?\d{1,2}[.)]|[a-h]\))\s+", "", text)
-    text = re.sub(r"[^a-z0-9]+", " ", text)
+    text = _POSSESSIVE.sub("", text)
+    text = _NUMBERING.sub("", text)
+    text = _NOT_WORD.sub(" ", text)
     return " ".join(text.split())
 
 
@@ -106,7 +116,7 @@ def resolve_label(label: str, section: str | None = None) -> LabelMatch | None:
     """The field a label names, read in the section it stands in; None for an unknown label."""
     if len(label) > 80:
         return None
-    no_parens = re.sub(r"\([^)]*\)", " ", label)
+    no_parens = _PARENS.sub(" ", label)
     for candidate in (no_parens, label):
         phrase = normalise_label(candidate)
         if not phrase:
@@ -131,16 +141,17 @@ def action_header(label: str) -> str | None:
     """The column of an actions-taken table a header names: date, action, outcome or by."""
     if len(label) > 80:
         return None
-    return _action_headers().get(normalise_label(re.sub(r"\([^)]*\)", " ", label)))
+    return _action_headers().get(normalise_label(_PARENS.sub(" ", label)))
 
 
+@lru_cache(maxsize=8192)  # asked of every short line of a message; the answer is immutable
 def section_of(heading: str) -> str | None:
     """The section a heading line starts (child, carer, sibling, referrer, school) or None."""
-    phrase = normalise_label(re.sub(r"\([^)]*\)", " ", heading))
+    phrase = normalise_label(_PARENS.sub(" ", heading))
     if not phrase or len(phrase) > 60:
         return None
     padded = f" {phrase} "
-    for name, keys in _tables().sections:
-        if any(f" {k} " in padded for k in keys):
+    for name, keys in _tables().section_keys:
+        if keys.search(padded):  # " key " somewhere in the phrase, for any of the keys
             return name
     return None

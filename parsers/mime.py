@@ -117,12 +117,15 @@ def decode_text(data: bytes, charset: str | None) -> tuple[str, str | None]:
         return data.decode("cp1252", "replace"), note
 
 
+_RAW_BYTE = re.compile("[\udc80-\udcff]")  # a byte surrogateescape kept as it came
+
+
 def decode_header_value(value: object) -> str:
     """A raw header value (encoded words, stray 8-bit bytes) as readable text."""
     if isinstance(value, Header):
         return str(value)
     text = str(value)[: MAX_HEADER_CHARS * 2]
-    if any("\udc80" <= ch <= "\udcff" for ch in text):
+    if _RAW_BYTE.search(text):
         # 8-bit bytes sent raw in a header: UTF-8 if they are, else Windows-1252.
         data = text.encode("ascii", "surrogateescape")
         text = decode_text(data, None)[0]

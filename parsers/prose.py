@@ -51,6 +51,8 @@ _PRONOUN_SCHOOL = re.compile(
     re.IGNORECASE,
 )
 _CHILD_SEX = {k: v or "" for k, v in CHILD_NOUNS.items()}
+_CHILD_NOUN = re.compile(r"\b(" + CHILD_NOUN_RE + r")\b", re.IGNORECASE)
+_MY_OUR = re.compile(r"\b(?:my|our)\s+(?:\w+\s+)?$", re.I)
 _WRITER_HOME = re.compile(
     r"\b(?:I|we)(?:['’]m|\s+am|\s+are|['’]re)?\s+(?:\w+\s+){0,2}?(?:live|living|lived|stay|staying|"
     r"moved|based)\b|\b(?:my|our)\s+(?:address|house|home|flat)\b",
@@ -134,10 +136,10 @@ class _Reader:
     def sex(self) -> None:
         """The sex the child's own nouns give; pronouns only where they speak of school or age."""
         for s in self.ss:
-            for m in re.finditer(r"\b(" + CHILD_NOUN_RE + r")\b", s.text, re.IGNORECASE):
+            for m in _CHILD_NOUN.finditer(s.text):
                 sex = lookup(_CHILD_SEX, m.group(1))
                 if sex:
-                    mine = re.search(r"\b(?:my|our)\s+(?:\w+\s+)?$", s.text[: m.start()], re.I)
+                    mine = _MY_OUR.search(s.text[: m.start()])
                     rank = 2 if mine else 1
                     self.sex_evidence.append(
                         (rank, self.at(s, "sex", sex, m.start(), m.end(), 0.55))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 import time
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,10 @@ _CLAUSE_BREAK = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
+_LINE_JOIN = re.compile(r"[ \t]*\n[ \t>]*")
+_WORD_BEFORE_STOP = re.compile(r"([A-Za-z]+)[.!?]+[\"'”’)\]]*\s+$")
+_POSSESSIVE_END = re.compile(r"['’]s$")
+_SPACES = re.compile(r"[ \t]+")
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,7 @@ def sentences(
             prev is not None
             and not blocks
             and prev.quoted == line.quoted
-            and re.fullmatch(r"[ \t]*\n[ \t>]*", text[prev.end : line.start]) is not None
+            and _LINE_JOIN.fullmatch(text[prev.end : line.start]) is not None
         )
         if joins:
             paragraphs[-1].append(line)
@@ -107,15 +112,14 @@ def sentences(
 def _split(flat: str, base: int, para: list[ProseLine]) -> list[Sentence]:
     cuts = [0]
     for m in _BOUNDARY.finditer(flat):
-        before = re.search(
-            r"([A-Za-z]+)[.!?]+[\"'”’)\]]*\s+$", flat[max(0, m.start() - 40) : m.end()]
-        )
+        before = _WORD_BEFORE_STOP.search(flat[max(0, m.start() - 40) : m.end()])
         word = before.group(1).lower() if before else ""
         if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha() and word != "i"):
             continue  # "St. Hilda's", "J. Rowe"
         cuts.append(m.end())
     cuts.append(len(flat))
     out = []
+    starts = [p.start for p in para]  # in order: the lines were sorted by where they start
     for a, b in itertools.pairwise(cuts):
         piece = flat[a:b]
         lead = len(piece) - len(piece.lstrip())
@@ -129,7 +133,9 @@ def _split(flat: str, base: int, para: list[ProseLine]) -> list[Sentence]:
             )
             cut = cut if cut > 0 else MAX_SENTENCE_CHARS
             chunk = body[:cut].rstrip()
-            line = next((p for p in reversed(para) if p.start <= at), para[0])
+            # The last line starting at or before the sentence (a bisection, not a scan of
+            # the paragraph's lines for each of its sentences).
+            line = para[max(bisect_right(starts, at) - 1, 0)]
             out.append(Sentence(at, at + len(chunk), chunk, line.where, line.quoted))
             rest = body[cut:]
             at += cut + len(rest) - len(rest.lstrip())
@@ -206,7 +212,7 @@ def name_words(text: str, pos: int, *, most: int = 3) -> list[tuple[str, int, in
         if m is None or not is_name(m.group(0)):
             break
         word = m.group(0)
-        possessive = re.search(r"['’]s$", word) is not None
+        possessive = _POSSESSIVE_END.search(word) is not None
         if possessive:
             word = word[:-2]
         start = particle.start() if particle else m.start()
@@ -214,10 +220,10 @@ def name_words(text: str, pos: int, *, most: int = 3) -> list[tuple[str, int, in
         out.append((value, start, m.start() + len(word)))
         if possessive:
             break
-        nxt = re.match(r"[ \t]+", text[m.end() :])
+        nxt = _SPACES.match(text, m.end())
         if nxt is None:
             break
-        at = m.end() + nxt.end()
+        at = nxt.end()
     return out
 
 

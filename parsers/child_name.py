@@ -34,6 +34,10 @@ _NAME_CUES: tuple[tuple[re.Pattern[str], float, str], ...] = tuple(
          0.5, "full"),
     )
 )  # fmt: skip
+# The first four cues each need "called" or "name" in the sentence (named, by the name of, her
+# name is...): a sentence without either is not searched for them, only for the last two.
+_CALLED_OR_NAME = re.compile(r"called|name", re.IGNORECASE)
+_UNNAMED_CUES = _NAME_CUES[4:]
 _ALIAS_CUE = re.compile(
     r"\b(?:goes\s+by|known\s+as|also\s+called|calls\s+(?:her|him)self)\s+", re.I
 )
@@ -111,7 +115,8 @@ class _Names:
     def child_name(self) -> None:
         cands: list[_Candidate] = []
         for s in self.ss:
-            for pattern, conf, kind in _NAME_CUES:
+            cues = _NAME_CUES if _CALLED_OR_NAME.search(s.text) else _UNNAMED_CUES
+            for pattern, conf, kind in cues:
                 for m in pattern.finditer(s.text):
                     words = self.name_at(s.text, m.end())
                     g = m.groupdict()
@@ -154,6 +159,7 @@ class _Names:
         self.surname_and_aliases(first[0])
 
     def surname_and_aliases(self, forename: str) -> None:
+        then = re.compile(r"\b" + re.escape(forename) + r"\s+")
         for s in self.ss:
             for m in _SURNAME_CUE.finditer(s.text):
                 if self.who(s, m.start()) in ("carer", "sibling", "other", "writer"):
@@ -162,7 +168,7 @@ class _Names:
                 if words:
                     value = tidy_name(" ".join(w for w, _, _ in words))
                     self.put(self.at(s, "surname", value, words[0][1], words[-1][2], 0.6))
-            for m in re.finditer(r"\b" + re.escape(forename) + r"\s+", s.text):
+            for m in then.finditer(s.text):
                 w = self.name_at(s.text, m.end())[:1]
                 if w and w[0][0] != forename and not _NOT_THE_NAME.match(s.text, w[0][2]):
                     self.put(self.at(s, "surname", tidy_name(w[0][0]), w[0][1], w[0][2], 0.45))

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from parsers.ages_dates import age_range_of_year, ages_in, resolve_day_month
+from parsers.child_name import _CALLED_OR_NAME, _NAME_CUES, _UNNAMED_CUES
 from parsers.form_lines import ProseLine
 from parsers.identifiers import parse_uk_date
 from parsers.prose import read_prose
@@ -397,3 +398,16 @@ def test_no_date_of_birth_without_a_year(cue: str, day: int, month: str, rest: s
     draft = _draft(f"A girl called Maisie Rowe, {cue} {written}{rest}, is never at school.")
     assert draft.dob is None
     _spans_hold(draft)
+
+
+_cue_words = st.sampled_from(
+    ["a", "girl", "called", "Named", "NAME", "name's", "is", "she", "her", "was", "by", "the",
+     "of", "Maisie", "regarding", "Lily", "known", "as", "ſ", "K", ",", "'s"]
+)  # fmt: skip
+
+
+@given(st.lists(_cue_words, max_size=12).map(" ".join) | st.text(max_size=60))
+def test_the_called_or_name_gate_skips_only_cues_that_cannot_match(text: str) -> None:
+    if _CALLED_OR_NAME.search(text) is None:
+        gated = [c for c in _NAME_CUES if c not in _UNNAMED_CUES]
+        assert all(p.search(text) is None for p, _, _ in gated)

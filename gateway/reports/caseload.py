@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from operator import itemgetter
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
@@ -13,7 +15,7 @@ from gateway.models.case import Case
 from gateway.models.referral import Referral
 from gateway.reports import sources
 from gateway.reports.errors import ReportError
-from gateway.reports.formats import Document, Table, csv_text, words
+from gateway.reports.formats import Document, Table, csv_cell, csv_of_cells, words
 from gateway.settings import Settings
 
 NAME = "caseload"
@@ -125,51 +127,71 @@ def caseload(
 
     since = today - timedelta(days=CHANGED_DAYS)
     since_at = sources.day_start(settings, since)
-    rows = sources.open_case_rows(session, *chosen)
     flags = sources.flags_of(session, sources.open_cases().where(*chosen))
     names = sources.officer_names(session)
     partners = sources.partner_names(session)
-    # Words for codes, worked out once per code rather than once per case.
+    # Words for codes (and days open for an opening day), worked out once per code rather
+    # than once per case.
     officer_names = sources.Words(lambda who: sources.officer_name(names, who))
     status_labels = sources.Words(lambda code: wf.statuses.get(code) or code)
     task_labels = sources.Words(lambda kind: label(TASKS, kind))
     partner_labels = sources.Words(lambda la: sources.partner_name(partners, la))
-    built: dict[str | None, list[CaseloadRow]] = {}
-    for c in rows:
-        entry, task, partner = c.last, c.next_task, c.monitoring_la
-        built.setdefault(c.allocated_to, []).append(
-            CaseloadRow(
-                case_id=c.case_id,
-                reference=f"CME-{c.case_id}",
-                child=sources.child_name(c.forenames, c.surname),
-                dob=c.dob,
-                officer=c.allocated_to,
-                officer_name=officer_names[c.allocated_to],
-                status=c.status,
-                status_label=status_labels[c.status],
-                opened_on=c.opened_on,
-                days_open=sources.days_between(c.opened_on, today),
-                urgency=c.urgency,
-                urgency_label=sources.urgency_label(c.urgency),
-                flags=sources.flag_labels(flags.get(c.case_id, ())),
-                last_action=LastAction(entry.at, entry.summary) if entry else None,
-                next_action=(
-                    NextAction(task.kind, task_labels[task.kind], task.due, task.due < today)
-                    if task
-                    else None
-                ),
-                escalations=sources.escalations(wf, c.escalations),
-                monitoring_la=partner,
-                monitoring_partner=partner_labels[partner] if partner else None,
-                # The latest entry is the newest: anything recorded since shows there.
-                changed_since_last_week=entry is not None and entry.at >= since_at,
-            )
+    urgency_labels = sources.Words(sources.urgency_label)
+    days_open: dict[date, int] = {}
+    # A next action is a value of its kind and due day alone: one for all the cases sharing it.
+    next_actions: dict[tuple[str, date], NextAction] = {}
+    built: dict[str | None, list[tuple[tuple[int, date, int, int], CaseloadRow]]] = {}
+    # Straight from the query's tuples (columns: sources.open_case_statement), with no
+    # intermediate value per case.
+    rows = sources.open_case_tuples(session, *chosen)
+    for (case_id, case_status, allocated, opened, esc, forenames, surname, dob, _year, level, at,
+         _kind, summary, task_kind, due, partner) in rows:  # fmt: skip
+        level = level or 0
+        urgency = sources.URGENCY_ORDER[level]
+        days = days_open.get(opened)
+        if days is None:
+            days = days_open[opened] = sources.days_between(opened, today)
+        if task_kind is None:
+            next_action, soonest = None, date.max
+        else:
+            next_action = next_actions.get((task_kind, due))
+            if next_action is None:
+                next_action = next_actions[task_kind, due] = NextAction(
+                    task_kind, task_labels[task_kind], due, due < today
+                )
+            soonest = due
+        on = flags.get(case_id)
+        row = CaseloadRow(
+            case_id=case_id,
+            reference=f"CME-{case_id}",
+            child=sources.child_name(forenames, surname),
+            dob=dob,
+            officer=allocated,
+            officer_name=officer_names[allocated],
+            status=case_status,
+            status_label=status_labels[case_status],
+            opened_on=opened,
+            days_open=days,
+            urgency=urgency,
+            urgency_label=urgency_labels[urgency],
+            flags=sources.flag_labels(on) if on else (),
+            last_action=LastAction(at, summary) if at is not None else None,
+            next_action=next_action,
+            escalations=sources.escalations(wf, sources.json_value(esc)) if esc else (),
+            monitoring_la=partner,
+            monitoring_partner=partner_labels[partner] if partner else None,
+            # The latest entry is the newest: anything recorded since shows there.
+            changed_since_last_week=at is not None and at >= since_at,
         )
+        # Most pressing first: safeguarding, then urgent; then the next action due soonest;
+        # then oldest; then by case number (so the order never depends on how the database
+        # read the rows).
+        built.setdefault(allocated, []).append(((-level, soonest, -days, case_id), row))
     groups = [
         OfficerCaseload(
             who,
             sources.officer_name(names, who),
-            tuple(sorted(cases, key=_pressing)),
+            tuple(row for _, row in sorted(cases, key=itemgetter(0))),
         )
         for who, cases in built.items()
     ]
@@ -186,13 +208,6 @@ def caseload(
         cases=report.total,
     )
     return report
-
-
-def _pressing(row: CaseloadRow) -> tuple[int, date, int, int]:
-    """Safeguarding first, then urgent; then the next action due soonest; then oldest; then
-    by case number (so the order never depends on how the database read the rows)."""
-    due = row.next_action.due if row.next_action else date.max
-    return (-sources.URGENCY_ORDER.index(row.urgency), due, -row.days_open, row.case_id)
 
 
 COLUMNS = (
@@ -224,35 +239,46 @@ def _escalations(row: CaseloadRow) -> str:
     )
 
 
+def _text_cell(value: str | date | None) -> str:
+    return str(csv_cell(value))
+
+
 def to_csv(report: Caseload) -> str:
     """One line per case, officer by officer (columns: docs/returns.md)."""
-    return csv_text(
-        COLUMNS,
-        (
-            (
-                r.officer or "",
-                r.officer_name,
-                r.reference,
-                r.child,
-                r.dob,
-                r.status,
-                r.status_label,
-                r.opened_on,
-                r.days_open,
-                r.urgency_label,
-                r.flags,
-                _escalations(r),
-                r.last_action.at if r.last_action else None,
-                r.last_action.summary if r.last_action else None,
-                r.next_action.label if r.next_action else None,
-                r.next_action.due if r.next_action else None,
-                r.next_action.overdue if r.next_action else None,
-                r.monitoring_partner,
-                r.changed_since_last_week,
-            )
-            for r in report.rows
-        ),
-    )
+    return csv_of_cells(COLUMNS, _csv_rows(report.rows))
+
+
+def _csv_rows(rows: Iterable[CaseloadRow]) -> Iterator[tuple[str | int, ...]]:
+    """The rows' cells as csv_text would write them, each distinct code, name and day worked
+    out once for the whole list rather than once per case."""
+    texts = sources.Words(_text_cell)  # codes, names, summaries
+    days = sources.Words(_text_cell)
+    # An instant's cell is its wall-clock time: kept by the instant and its zone, since equal
+    # instants in two zones read differently.
+    stamps = sources.Words(lambda key: _text_cell(key[0]))
+    for r in rows:
+        last, nxt = r.last_action, r.next_action
+        yield (
+            texts[r.officer],
+            texts[r.officer_name],
+            csv_cell(r.reference),
+            csv_cell(r.child),
+            days[r.dob],
+            texts[r.status],
+            texts[r.status_label],
+            days[r.opened_on],
+            r.days_open,
+            texts[r.urgency_label],
+            csv_cell(r.flags) if r.flags else "",
+            csv_cell(_escalations(r)) if r.escalations else "",
+            stamps[last.at, last.at.tzinfo] if last else "",
+            texts[last.summary] if last else "",
+            texts[nxt.label] if nxt else "",
+            days[nxt.due] if nxt else "",
+            ("yes" if nxt.overdue else "no") if nxt else "",
+            texts[r.monitoring_partner],
+            "yes" if r.changed_since_last_week else "no",
+        )
 
 
 def to_document(report: Caseload) -> Document:

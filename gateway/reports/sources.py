@@ -282,12 +282,17 @@ def _first(ranked: Select[Any]) -> Any:
     return select(*(c for c in inner.c if c.key != "n")).where(inner.c.n == 1).subquery()
 
 
-def open_case_rows(session: Session, *criteria: ColumnElement[bool]) -> list[OpenCase]:
+def open_case_statement(*criteria: ColumnElement[bool]) -> Select[Any]:
     """The open cases meeting `criteria` (conditions on Case) with their child, most pressing
     urgency, latest timeline entry (the last written: the timeline is append-only), earliest
     open task and active monitoring: one statement, each part read once for all the cases
     (a subquery per case costs PostgreSQL a lookup per row, twice over), the cases chosen by
-    `criteria` directly rather than joined in full and filtered at the end."""
+    `criteria` directly rather than joined in full and filtered at the end.
+
+    Its columns, in order: case id, status, allocated to, opened on, escalations (as JSON
+    text), forenames, surname, dob, year group, urgency rank (an index into URGENCY_ORDER, or
+    None: routine), latest entry's at, kind and summary, soonest open task's kind and due,
+    monitoring partner LA."""
     from gateway.cases.workflow import CLOSED
 
     chosen = (Case.status != CLOSED, *criteria)
@@ -314,7 +319,7 @@ def open_case_rows(session: Session, *criteria: ColumnElement[bool]) -> list[Ope
         .where(Monitoring.status == "active")
         .subquery()
     )
-    stmt = (
+    return (
         select(
             Case.id, Case.status, Case.allocated_to, Case.opened_on,
             # As text: most cases have none, and "{}" needs no JSON parser.
@@ -331,11 +336,23 @@ def open_case_rows(session: Session, *criteria: ColumnElement[bool]) -> list[Ope
         .outerjoin(watched, watched.c.case_id == Case.id)
         .where(*chosen)
     )  # fmt: skip
+
+
+def open_case_tuples(session: Session, *criteria: ColumnElement[bool]) -> Iterator[Sequence[Any]]:
+    """open_case_statement's rows as plain tuples, a batch at a time: for a report that makes
+    its own values straight from them."""
+    return batches(session, open_case_statement(*criteria))
+
+
+def open_case_rows(session: Session, *criteria: ColumnElement[bool]) -> list[OpenCase]:
+    """The open cases meeting `criteria` (conditions on Case), as OpenCase values (what the
+    columns are: open_case_statement)."""
     # Core rows, not ORM ones: tens of thousands of plain tuples, fetched a batch at a time
     # (one driver call each, never all held as rows and as values at once).
     out = []
+    rows = open_case_tuples(session, *criteria)
     for (case_id, status, allocated, opened, esc, forenames, surname, dob, year, level, at,
-         kind, summary, task_kind, due, partner) in batches(session, stmt):  # fmt: skip
+         kind, summary, task_kind, due, partner) in rows:  # fmt: skip
         out.append(
             OpenCase(
                 case_id, status, allocated, opened, json_value(esc), forenames, surname, dob, year,

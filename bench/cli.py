@@ -74,7 +74,13 @@ def seed(cme: list[str], env: dict[str, str], tmp: Path) -> None:
 
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="cme-bench-cli-") as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CME_")}
+        # As a user's shell has it: byte code is written on the first run and read after
+        # (PYTHONDONTWRITEBYTECODE, set in some sandboxes, would recompile every run).
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("CME_") and k != "PYTHONDONTWRITEBYTECODE"
+        }
         env["CME_HOME"] = str(Path(tmp) / "home")
         cme = _cme()
         seed(cme, env, Path(tmp))

@@ -10,6 +10,7 @@ from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db import Base, utcnow
+from gateway.models import ops  # noqa: F401  (onward referrals point at the outbox)
 
 
 class CaseStep(Base):

@@ -42,13 +42,15 @@ def get_monitoring(session: Session, case_id: int) -> Monitoring | None:
 def start(
     session: Session, settings: Settings, case_id: int, partner_la: str, actor: str
 ) -> Monitoring:
-    """Keep a case on the monitoring list with that partner (idempotent)."""
-    get_partner(session, partner_la)
+    """Keep a case on the monitoring list with that partner (idempotent: monitoring that
+    is already running with that partner is left as it is, and the timeline says it once)."""
     case = get_case(session, case_id)
     if case.status == CLOSED:
         raise ExchangeError(f"case {case_id} is closed; reopen it before monitoring it")
+    partner = get_partner(session, partner_la)
     row = get_monitoring(session, case_id)
     now = utcnow()
+    already = row is not None and row.status == ACTIVE and row.partner_la == partner_la
     if row is None:
         row = Monitoring(case_id=case_id, partner_la=partner_la, started_at=now)
         session.add(row)
@@ -60,6 +62,19 @@ def start(
     # By the workflow's allowed moves (a logged case through checking status); a workflow
     # file with no way there leaves the status, and monitoring still applies.
     cases.move_towards(session, settings, case_id, MOVED_OUT, actor)
+    if not already:
+        every = settings.exchange.monitoring_interval_days
+        session.add(
+            TimelineEntry(
+                case_id=case_id,
+                kind="exchange",
+                summary=f"Monitoring started with {partner.name} (LA {partner_la}): "
+                f"a status request every {every} day{'s' if every != 1 else ''} until the "
+                "child is registered at a school",
+                actor=actor,
+                ref=f"monitoring:{partner_la}",
+            )
+        )
     audit.record(
         session,
         actor=actor,
@@ -211,6 +226,16 @@ def send_due_status_requests(
             )
             queue_document(session, settings, doc, actor="exchange:monitoring", case_id=case.id)
             row.next_check_at = now + _interval(settings)
+            session.add(
+                TimelineEntry(
+                    case_id=case.id,
+                    kind="exchange",
+                    summary=f"Status request sent to LA {row.partner_la}: is the child "
+                    "registered at a school there?",
+                    actor="exchange:monitoring",
+                    ref=f"exchange:{doc.header.message_id}",
+                )
+            )
             sent += 1
     return sent
 

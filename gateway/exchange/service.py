@@ -143,7 +143,9 @@ def tick(engine: Engine, settings: Settings, now: datetime | None = None) -> dic
     """One round of the exchange's timers: status requests due, then deliveries due."""
     now = now or utcnow()
     requests = monitoring.send_due_status_requests(engine, settings, now)
-    report = outbound.deliver_due(engine, settings, now=now)
+    # The requests just queued are due from the moment they were queued, which is after
+    # `now`: delivering up to the later of the two sends them in this round, not the next.
+    report = outbound.deliver_due(engine, settings, now=max(now, utcnow()))
     return {
         "status_requests": requests,
         "delivered": report.delivered,

@@ -173,3 +173,52 @@ def test_a_logged_case_on_the_monitoring_list_is_moved_out_by_allowed_moves(
         )
         assert moves == ["status:checking_status", "status:moved_out_tracking"]
     engine.dispose()
+
+
+def _exchange_timeline(session: Session, case_id: int) -> list[str]:
+    return list(
+        session.execute(
+            select(TimelineEntry.summary)
+            .where(TimelineEntry.case_id == case_id, TimelineEntry.kind == "exchange")
+            .order_by(TimelineEntry.id)
+        ).scalars()
+    )
+
+
+def test_the_timeline_says_when_monitoring_started_once(cme_home: Path) -> None:
+    settings = load_settings()
+    engine = make_engine(str(settings.core.database_url))
+    with Session(engine, expire_on_commit=False) as s:
+        case_id = _monitored_case(s, settings)
+        monitoring.start(s, settings, case_id, "806", "test")  # again: already monitored
+        s.commit()
+        [started] = _exchange_timeline(s, case_id)
+        assert started.startswith("Monitoring started with Test LA 806 (LA 806)")
+        assert f"every {settings.exchange.monitoring_interval_days} days" in started
+    engine.dispose()
+
+
+def test_a_due_status_request_is_sent_in_the_same_round_and_on_the_timeline(
+    cme_home: Path, cli
+) -> None:
+    """The round that queues a status request delivers it too (not one round later)."""
+    from gateway.exchange import service
+
+    cli.add_user("ada", "admin")
+    assert cli("keys", "init", as_user="ada").exit_code == 0
+    settings = load_settings()
+    engine = make_engine(str(settings.core.database_url))
+    with Session(engine, expire_on_commit=False) as s:
+        case_id = _monitored_case(s, settings)
+        row = s.execute(select(Monitoring).where(Monitoring.case_id == case_id)).scalar_one()
+        row.next_check_at = utcnow() - timedelta(minutes=1)
+        s.commit()
+    report = service.tick(engine, settings)
+    assert (report["status_requests"], report["mailed"]) == (1, 1), report
+    with Session(engine) as s:
+        sent = s.execute(select(ExchangeMessage.status, ExchangeMessage.doc_type)).all()
+        assert [tuple(r) for r in sent] == [("awaiting_receipt", "status-request")]
+        assert _exchange_timeline(s, case_id)[-1] == (
+            "Status request sent to LA 806: is the child registered at a school there?"
+        )
+    engine.dispose()

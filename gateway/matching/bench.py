@@ -12,7 +12,7 @@ from pathlib import Path
 
 from gateway.matching.decisions import Decision, Thresholds
 from gateway.matching.records import Contact, PersonRecord, parse_partial_date
-from gateway.matching.sharded import match_batch
+from gateway.matching.sharded import gc_paused, match_batch
 
 STORE_COLUMNS = ("store_id", "surname", "forename", "dob")
 QUERY_COLUMNS = ("query_id", "surname", "forename", "dob")
@@ -96,30 +96,96 @@ def _contacts(
     return tuple(out)
 
 
+def _columns(cols: dict[str, int], names: tuple[str, ...]) -> list[int]:
+    """Each named column's position; -1 for a column the file lacks, which reads the empty
+    cell appended to each row."""
+    return [cols.get(n, -1) for n in names]
+
+
+_STORE_FIELDS = (
+    "store_id",
+    "upn",
+    "surname",
+    "forename",
+    "middle_names",
+    "preferred_forename",
+    "preferred_surname",
+    "former_surname",
+    "dob",
+    "sex",
+    "address",
+    "town",
+    "postcode",
+    "contact1_forename",
+    "contact1_surname",
+    "contact1_relationship",
+    "contact2_forename",
+    "contact2_surname",
+    "contact2_relationship",
+    "school_laestab",
+)
+
+
+def _contact_pair(
+    fn1: str, sn1: str, rel1: str, fn2: str, sn2: str, rel2: str
+) -> tuple[Contact, ...]:
+    if fn1 or sn1:
+        if fn2 or sn2:
+            return (_contact(fn1, sn1, rel1), _contact(fn2, sn2, rel2))
+        return (_contact(fn1, sn1, rel1),)
+    if fn2 or sn2:
+        return (_contact(fn2, sn2, rel2),)
+    return ()
+
+
 def read_store(path: Path) -> list[PersonRecord]:
     """store.csv (lost-pupil records) into person records."""
     cols, rows = _table(path, STORE_COLUMNS)
-    get = _getter(cols)
+    at = _columns(cols, _STORE_FIELDS)
     out = []
+    record = PersonRecord
+    contacts = _contact_pair
     for line, r in enumerate(rows, start=2):
-        former = get(r, "former_surname")
+        r.append("")
+        (
+            sid,
+            upn,
+            sn,
+            fn,
+            mid,
+            pfn,
+            psn,
+            former,
+            dob,
+            sex,
+            addr,
+            town,
+            pc,
+            c1f,
+            c1s,
+            c1r,
+            c2f,
+            c2s,
+            c2r,
+            school,
+        ) = [r[i].strip() for i in at]
         out.append(
-            PersonRecord(
-                record_id=get(r, "store_id"),
-                upn=get(r, "upn"),
-                surname=get(r, "surname"),
-                forename=get(r, "forename"),
-                middle_names=get(r, "middle_names"),
-                preferred_forename=get(r, "preferred_forename"),
-                preferred_surname=get(r, "preferred_surname"),
+            record(
+                record_id=sid,
+                upn=upn,
+                surname=sn,
+                forename=fn,
+                middle_names=mid,
+                preferred_forename=pfn,
+                preferred_surname=psn,
                 former_surnames=(former,) if former else (),
-                dob=_dob(path, line, get(r, "dob")),  # type: ignore[arg-type]
-                sex=get(r, "sex"),
-                address=get(r, "address"),
-                town=get(r, "town"),
-                postcode=get(r, "postcode"),
-                contacts=_contacts(get, r, "contact"),
-                school=get(r, "school_laestab"),
+                dob=_dob(path, line, dob),  # type: ignore[arg-type]
+                sex=sex,
+                address=addr,
+                town=town,
+                postcode=pc,
+                contacts=contacts(c1f, c1s, c1r, c2f, c2s, c2r),
+                school=school,
             )
         )
     return out
@@ -173,8 +239,9 @@ def run_bench(
     top: int = 5,
 ) -> BenchRun:
     """Fit on the given data (no labels), then write one decision per query and the top N."""
-    store = read_store(store_path)
-    queries = read_queries(queries_path)
+    with gc_paused():  # the records hold no reference cycles: no collector passes over them
+        store = read_store(store_path)
+        queries = read_queries(queries_path)
     t0 = time.perf_counter()
     ranked = match_batch(store, queries, thresholds=thresholds, as_of=as_of, limit=top)
     t1 = time.perf_counter()

@@ -36,7 +36,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import Row, inspect, select, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
@@ -189,12 +189,14 @@ def record(
     detail: dict[str, Any] | None = None,
 ) -> AuditEntry:
     """Append one entry in the caller's transaction (so it commits with the change)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
     key = key_for(session)
-    prev = session.execute(
-        select(AuditEntry.hash, AuditEntry.scheme).order_by(AuditEntry.id.desc()).limit(1)
-    ).first()
+    prev: _Head | Row[str, str] | None = _own_head(session)
+    if prev is None:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
+        prev = session.execute(
+            select(AuditEntry.hash, AuditEntry.scheme).order_by(AuditEntry.id.desc()).limit(1)
+        ).first()
     if key is None and prev is not None and prev.scheme != LEGACY:
         raise AuditKeyError(
             "the audit log is keyed but this process has no audit key loaded; open the "
@@ -219,7 +221,40 @@ def record(
     )
     session.add(entry)
     session.flush()
+    session.info[_HEAD] = (session.get_transaction(), entry, _Head(entry.hash, entry.scheme))
     return entry
+
+
+#: session.info key: the entry this transaction appended last, with its hash and scheme.
+_HEAD = "audit.head"
+
+
+@dataclass(frozen=True)
+class _Head:
+    hash: str
+    scheme: str
+
+
+def _own_head(session: Session) -> _Head | None:
+    """The chain's head when this transaction appended it: its own last entry, still there.
+
+    Appending takes the chain for the rest of the transaction (PostgreSQL: the advisory
+    lock, taken in the same savepoint as the entry; SQLite: the one write lock), so while
+    that entry stands no other writer can have appended after it, and it is still the head.
+    An entry undone with its savepoint leaves the session (and so does the lock with it);
+    a new transaction (after a commit or rollback) reads the head again."""
+    held = session.info.get(_HEAD)
+    if held is None:
+        return None
+    txn, entry, head = held
+    if txn is not session.get_transaction() or entry not in session:
+        del session.info[_HEAD]
+        return None
+    state = inspect(entry)
+    if not state.persistent:  # deleted, or undone in a savepoint and expunged
+        del session.info[_HEAD]
+        return None
+    return head
 
 
 def head(session: Session) -> tuple[int, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -77,6 +78,7 @@ def dispatch_raw(
     if row.status != RawStatus.STORED.value:
         return result_of(row)
     ready = prepared.pop(raw_id, None)
+    _LEFTOVERS.drop(raw_id)  # reached: a batch that did not run out of time got this far
     if ready is None or ready.sha256 != row.sha256:
         ready = _read_stored(settings, session, row)
     if isinstance(ready.data, RawStoreError):
@@ -158,7 +160,45 @@ def prepare_dispatch(session: Session, settings: Settings, payloads: list[dict[s
     ready = session.info.setdefault(_PREPARED, {})
     for row in rows:
         if row.status == RawStatus.STORED.value:
-            ready[row.id] = _with_referral(_read_stored(settings, session, row))
+            ready[row.id] = _LEFTOVERS.get(row.id, row.sha256) or _leftover(
+                row.id, _with_referral(_read_stored(settings, session, row))
+            )
+
+
+class _Leftovers:
+    """Messages read and parsed for a batch that ran out of time before reaching them (its
+    rest is given back and claimed again, most often by this same worker): kept, a few
+    batches' worth, so the next batch does not read and parse them a second time. Only
+    complete readings are kept, by raw id and the stored bytes' digest; the reading is a
+    pure function of those bytes, so a kept one is what reading them again would give."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._kept: dict[int, _Ready] = {}
+        self._lock = threading.Lock()
+
+    def keep(self, raw_id: int, ready: _Ready) -> None:
+        with self._lock:
+            self._kept.pop(raw_id, None)
+            self._kept[raw_id] = ready
+            while len(self._kept) > self._limit:
+                del self._kept[next(iter(self._kept))]  # the oldest first
+
+    def get(self, raw_id: int, sha256: str) -> _Ready | None:
+        with self._lock:
+            ready = self._kept.get(raw_id)
+        return ready if ready is not None and ready.sha256 == sha256 else None
+
+    def drop(self, raw_id: int) -> None:
+        with self._lock:
+            self._kept.pop(raw_id, None)
+
+
+def _leftover(raw_id: int, ready: _Ready) -> _Ready:
+    """`ready`, also kept for a later batch when it is a complete reading (bytes read)."""
+    if isinstance(ready.data, bytes):
+        _LEFTOVERS.keep(raw_id, ready)
+    return ready
 
 
 _STORES: dict[tuple[str, int], RawStore] = {}
@@ -435,6 +475,8 @@ def dispatch_safely(
 #: enough to spread a commit and a claim over many messages, few enough that the write
 #: lock SQLite's intake indexer also needs is held only briefly.
 DISPATCH_BATCH = 32
+#: Two batches' worth: the rest of one batch given back, and the next one's.
+_LEFTOVERS = _Leftovers(limit=2 * DISPATCH_BATCH)
 
 
 @jobs.register(DISPATCH_JOB, batch=DISPATCH_BATCH, prepare=prepare_dispatch)

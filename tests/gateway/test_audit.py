@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import Engine, delete, update
+from sqlalchemy.orm import Session
 
 from gateway import audit
 from gateway.db import session_scope
@@ -69,3 +70,48 @@ def test_rehashing_an_edit_still_breaks_the_next_link(engine: Engine) -> None:
     with session_scope(engine) as session:
         result = audit.verify(session)
     assert not result.ok and result.first_bad_id == entries[2].id
+
+
+def _entry(session: Session, i: int) -> AuditEntry:
+    return audit.record(
+        session, actor="officer:a", action="case.view", entity="case", entity_id=i, detail={}
+    )
+
+
+def test_an_entry_undone_with_its_savepoint_is_not_chained_to(engine: Engine) -> None:
+    # The head a transaction appended is remembered; one undone with its savepoint is not.
+    with session_scope(engine) as session:
+        _entry(session, 1)
+        try:
+            with session.begin_nested():
+                _entry(session, 2)
+                _entry(session, 3)
+                raise RuntimeError("undo")
+        except RuntimeError:
+            pass
+        _entry(session, 4)
+        with session.begin_nested():
+            _entry(session, 5)
+        _entry(session, 6)
+    with session_scope(engine) as session:
+        result = audit.verify(session)
+        ids = [e.entity_id for e in session.query(AuditEntry).order_by(AuditEntry.id)]
+    assert result.ok and ids == ["1", "4", "5", "6"]
+
+
+def test_a_rolled_back_transaction_leaves_the_next_one_on_the_chain(engine: Engine) -> None:
+    with Session(engine) as session:
+        _entry(session, 1)
+        session.rollback()
+        _entry(session, 2)
+        session.commit()
+        _entry(session, 3)
+        session.commit()
+    with session_scope(engine) as other:
+        _entry(other, 4)
+    with Session(engine) as session:
+        _entry(session, 5)
+        session.commit()
+    with session_scope(engine) as session:
+        result = audit.verify(session)
+    assert result.ok and result.entries == 4

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, contains_eager
 
 from gateway import audit
 from gateway.cases.inputs import ReferralInput
@@ -244,9 +244,9 @@ def case_block(session: Session, query: PersonRecord) -> list[Case]:
         select(Case)
         .join(Child, Child.id == Case.child_id)
         .where(or_(*conds))
-        .options(
-            selectinload(Case.child).selectinload(Child.addresses),
-            selectinload(Case.child).selectinload(Child.carers),
+        .options(  # the child from the join the blocking already makes (no query of its own)
+            contains_eager(Case.child).selectinload(Child.addresses),
+            contains_eager(Case.child).selectinload(Child.carers),
         )
         .order_by(Case.id.desc())
         .limit(CASE_BLOCK_LIMIT)

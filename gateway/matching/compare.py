@@ -73,29 +73,41 @@ F_FORENAME, F_SURNAME, F_MIDDLE, F_DOB, F_SEX, F_UPN, F_ADDRESS, F_PARENTS, F_SC
 )
 
 
-@lru_cache(maxsize=500_000)
 def _given_level(
     a: str, a_first: str, a_given: frozenset[str], b: str, b_first: str, b_given: frozenset[str]
 ) -> int:
     """Forename rule, usable both ways round (for surname/forename swaps).
 
     a/b: the whole forename run together; *_first: its first part; *_given: every given-name
-    part the record knows (middle names, aliases, canonical spellings). Cached: a query
-    meets the same few forenames again and again among its candidates.
+    part the record knows (middle names, aliases, canonical spellings). What depends on the
+    two names alone is worked out once per pair of names (_names_level): a query meets the
+    same few forenames again and again among its candidates, while its given-name parts and
+    theirs are seldom met together twice.
     """
     if not a or not b:
         return MISSING
     if a == b:
         return 0
-    if canonical_variant(a) == canonical_variant(b) or nickname_equivalent(a, b):
-        return 1
-    if a_first != a and b_first != b and nickname_equivalent(a_first, b_first):
+    level = _names_level(a, a_first, b, b_first)
+    if level == 1:
         return 1
     # Hyphenated first part, middle name used as forename, forename moved to middle names.
     if a in b_given or a_first in b_given or b in a_given or b_first in a_given:
         return 2
     if canonical_variant(a_first) in b_given or canonical_variant(b_first) in a_given:
         return 2
+    return level
+
+
+@lru_cache(maxsize=500_000)
+def _names_level(a: str, a_first: str, b: str, b_first: str) -> int:
+    """The forename rule's levels from two different, non-empty names alone: 1 (variant or
+    nickname), else 3-6 (how close they are), the given-name parts' level 2 checked between
+    by _given_level."""
+    if canonical_variant(a) == canonical_variant(b) or nickname_equivalent(a, b):
+        return 1
+    if a_first != a and b_first != b and nickname_equivalent(a_first, b_first):
+        return 1
     sim = JaroWinkler.similarity(a, b)
     if sim >= 0.92 or (len(a) > 3 and len(b) > 3 and OSA.distance(a, b) <= 1):
         return 3

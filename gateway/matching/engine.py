@@ -153,6 +153,22 @@ class MatchEngine:
         seed: int = 7,
         random_levels: list[tuple[int, ...]] | None = None,
     ) -> None:
+        patterns: Counter[tuple[int, ...]] = Counter()
+        for pairs in compared:
+            for _, levels, _ in pairs:
+                patterns[levels] += 1
+        self.fit_patterns(prepared, patterns, sample, seed, random_levels)
+
+    def fit_patterns(
+        self,
+        prepared: Sequence[Features],
+        patterns: Counter[tuple[int, ...]],
+        sample: int = 10_000,
+        seed: int = 7,
+        random_levels: list[tuple[int, ...]] | None = None,
+    ) -> None:
+        """fit_compared from how often each pattern of levels was seen among the blocked
+        pairs (in the order the pairs first showed each)."""
         if not prepared or not self.features:
             return
         if random_levels is None:
@@ -170,10 +186,6 @@ class MatchEngine:
             ),
         }
         u = estimate_u(random_levels, {k: max(v, 1e-7) for k, v in exact_u.items()})
-        patterns: Counter[tuple[int, ...]] = Counter()
-        for pairs in compared:
-            for _, levels, _ in pairs:
-                patterns[levels] += 1
         self.model.m, self.model.u, self.model.prior = estimate_m(patterns, u)
         self.model.reset()
 
@@ -263,6 +275,20 @@ class MatchEngine:
         explain: bool = True,
         exclude: frozenset[str] = frozenset(),
     ) -> list[Candidate]:
+        return [
+            c for _, c in self.ranked(q, compared, limit=limit, explain=explain, exclude=exclude)
+        ]
+
+    def ranked(
+        self,
+        q: Features,
+        compared: list[Compared],
+        *,
+        limit: int = 5,
+        explain: bool = True,
+        exclude: frozenset[str] = frozenset(),
+    ) -> list[tuple[float, Candidate]]:
+        """rank's candidates, each with its unrounded score (what they are ordered by)."""
         feats = self.features
         scored = []
         for pos, levels, swapped in compared:
@@ -275,14 +301,17 @@ class MatchEngine:
         for bits, rid, pos, levels, swapped in scored[:limit]:
             p = _probability(bits)
             out.append(
-                Candidate(
-                    record_id=rid,
-                    score=round(bits, 3),
-                    probability=p,
-                    decision=decide(p, levels, self.thresholds, family_guard=self.family_guard),
-                    levels=levels,
-                    swapped_names=swapped,
-                    evidence=self.explain_at(q, pos, levels) if explain else (),
+                (
+                    bits,
+                    Candidate(
+                        record_id=rid,
+                        score=round(bits, 3),
+                        probability=p,
+                        decision=decide(p, levels, self.thresholds, family_guard=self.family_guard),
+                        levels=levels,
+                        swapped_names=swapped,
+                        evidence=self.explain_at(q, pos, levels) if explain else (),
+                    ),
                 )
             )
         return out

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import gc
 import multiprocessing as mp
+import pickle
 import random
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import cast
 
 from gateway.matching.blocking import BlockingIndex, query_keys, store_keys
 from gateway.matching.compare import compare
@@ -27,10 +31,11 @@ MIN_SHARDED = 5_000
 
 @dataclass(frozen=True)
 class _Shard:
-    """What one worker sends back: the compared pairs of every query (store positions are
-    the store's own), and the counts the model is fitted on."""
+    """What one worker sends back first: each pattern of levels among its pairs, with where
+    it first showed (query, pair) and how many pairs showed it; the draws for u it holds;
+    and the counts the model is fitted on. Its compared pairs stay with it, for ranking."""
 
-    compared: list[list[Compared]]
+    patterns: dict[tuple[int, ...], tuple[int, int, int]]  # levels -> (query, pair, count)
     drawn: list[tuple[int, tuple[int, ...]]]  # (draw number, levels) of the draws for u here
     forenames: Counter[str]
     surnames: Counter[str]
@@ -54,7 +59,9 @@ _WORK: (
 _WORK = None
 
 
-def _shard(bounds: tuple[int, int]) -> _Shard:
+def _shard(bounds: tuple[int, int]) -> tuple[_Shard, list[Features], list[list[Compared]]]:
+    """Prepare, index and compare one part of the store; the pairs' positions are the
+    part's own (0 for its first record)."""
     assert _WORK is not None
     store, prepared, keys, wanted, as_of, cap, draws = _WORK
     lo, hi = bounds
@@ -63,25 +70,28 @@ def _shard(bounds: tuple[int, int]) -> _Shard:
     # Only the keys some query looks up are filed: their buckets are whole, so each lookup
     # gives what an index of every key would give.
     add = index.add_wanted
-    for i, f in enumerate(feats, start=lo):
+    for i, f in enumerate(feats):
         add(i, store_keys(f), wanted)
     compared = []
-    # One tuple per distinct pattern of levels, so that the pairs travel back pickled as
-    # references to a few thousand patterns.
-    patterns: dict[tuple[int, ...], tuple[int, ...]] = {}
-    for qf, qk in zip(prepared, keys, strict=True):
-        pairs = []
+    seen: dict[tuple[int, ...], list[int]] = {}
+    for qi, (qf, qk) in enumerate(zip(prepared, keys, strict=True)):
+        pairs: list[Compared] = []
         for pos in index.lookup(qk):
-            levels, swapped = compare(qf, feats[pos - lo])
-            pairs.append((pos, patterns.setdefault(levels, levels), swapped))
+            levels, swapped = compare(qf, feats[pos])
+            at = seen.get(levels)
+            if at is None:
+                seen[levels] = [qi, len(pairs), 1]
+            else:
+                at[2] += 1
+            pairs.append((pos, levels, swapped))
         compared.append(pairs)
     drawn = [
         (i, compare(prepared[qi], feats[pos - lo])[0])
         for i, (qi, pos) in enumerate(draws)
         if lo <= pos < hi
     ]
-    return _Shard(
-        compared,
+    shard = _Shard(
+        {levels: (q, j, n) for levels, (q, j, n) in seen.items()},
         drawn,
         Counter(f.fn for f in feats if f.fn),
         Counter(f.sn for f in feats if f.sn),
@@ -89,6 +99,65 @@ def _shard(bounds: tuple[int, int]) -> _Shard:
         Counter(f.dob_digits for f in feats if f.dob_digits),
         Counter((f.sn, f.postcode) for f in feats if f.sn and f.postcode),
     )
+    return shard, feats, compared
+
+
+class _ShardScorer(MatchEngine):
+    """MatchEngine's ranking over one worker's part of the store, with the model the
+    parent fitted over every part."""
+
+    def __init__(
+        self, feats: list[Features], model: Model, thresholds: Thresholds, family_guard: bool
+    ) -> None:
+        self.features = feats
+        self.model = model
+        self.thresholds = thresholds
+        self.family_guard = family_guard
+
+
+Ranked = list[list[tuple[float, Candidate]]]
+
+
+def _serve(bounds: tuple[int, int], conn: Connection) -> None:
+    """One worker: compare its part and send the counts; given the fitted model, rank
+    its part's candidates for every query and send them."""
+    try:
+        assert _WORK is not None
+        prepared = _WORK[1]
+        shard, feats, compared = _shard(bounds)
+        conn.send(shard)
+        got = conn.recv()
+        model, thresholds, family_guard, limit, explain = got
+        scorer = _ShardScorer(feats, model, thresholds, family_guard)
+        ranked: Ranked = [
+            scorer.ranked(q, c, limit=limit, explain=explain)
+            for q, c in zip(prepared, compared, strict=True)
+        ]
+        conn.send(ranked)
+    except (EOFError, BrokenPipeError):
+        pass  # the parent gave up on the batch
+    except Exception as exc:  # handed to the parent, which raises it
+        try:
+            try:
+                conn.send(_Failed(exc))
+            except (pickle.PicklingError, TypeError, AttributeError):
+                conn.send(_Failed(RuntimeError(f"matching worker failed: {exc!r}")))
+        except OSError:
+            pass  # the parent is gone
+    finally:
+        conn.close()
+
+
+@dataclass(frozen=True)
+class _Failed:
+    error: BaseException
+
+
+def _received(conn: Connection) -> object:
+    got = conn.recv()
+    if isinstance(got, _Failed):
+        raise got.error
+    return got
 
 
 @dataclass(slots=True)
@@ -226,20 +295,58 @@ def _match_batch(
     keys = [query_keys(q) for q in prepared]
     wanted = frozenset(hash(k) for ks in keys for k in ks)
     _WORK = (store, prepared, keys, wanted, as_of, BlockingIndex().cap, draws)
+    ctx = mp.get_context("fork")
+    running: list[tuple[BaseProcess, Connection]] = []
     try:
-        with mp.get_context("fork").Pool(len(bounds)) as pool:
-            shards = pool.map(_shard, bounds, chunksize=1)
+        for part in bounds:
+            mine, theirs = ctx.Pipe()
+            proc = ctx.Process(target=_serve, args=(part, theirs), daemon=True)
+            proc.start()
+            theirs.close()
+            running.append((proc, mine))
+        _WORK = None
+        shards = [cast(_Shard, _received(conn)) for _, conn in running]
+        levels_of = dict(d for s in shards for d in s.drawn)
+        random_levels = [levels_of[i] for i in range(len(draws))]
+        engine = ShardedEngine(store, shards, thresholds=thresholds, as_of=as_of)
+        engine.fit_patterns(prepared, _patterns(shards), random_levels=random_levels)
+        for _, conn in running:
+            conn.send((engine.model, thresholds, engine.family_guard, limit, explain))
+        parts = [cast(Ranked, _received(conn)) for _, conn in running]
     finally:
         _WORK = None
-    levels_of = dict(d for s in shards for d in s.drawn)
-    random_levels = [levels_of[i] for i in range(len(draws))]
-    engine = ShardedEngine(store, shards, thresholds=thresholds, as_of=as_of)
-    compared = [[pair for s in shards for pair in s.compared[i]] for i in range(len(prepared))]
-    engine.fit_compared(prepared, compared, random_levels=random_levels)
-    return [
-        engine.rank(q, c, limit=limit, explain=explain)
-        for q, c in zip(prepared, compared, strict=True)
-    ]
+        for _, conn in running:
+            conn.close()
+        for worker, _ in running:
+            worker.join(timeout=30)
+            if worker.is_alive():
+                worker.terminate()
+                worker.join()
+    out = []
+    for i in range(len(prepared)):
+        # Each part's best `limit`, best first; together, ordered as one ranking of every
+        # pair would order them (ties in part order, as the pairs were listed).
+        merged = [x for part in parts for x in part[i]]
+        merged.sort(key=lambda x: (-x[0], x[1].record_id))
+        out.append([c for _, c in merged[:limit]])
+    return out
+
+
+def _patterns(shards: Sequence[_Shard]) -> Counter[tuple[int, ...]]:
+    """How many pairs showed each pattern of levels, in the order one list of every pair
+    (query by query, part by part) would first show them: the EM sums in that order."""
+    first: dict[tuple[int, ...], tuple[int, int, int]] = {}
+    total: dict[tuple[int, ...], int] = {}
+    for si, shard in enumerate(shards):
+        for levels, (qi, j, n) in shard.patterns.items():
+            at = (qi, si, j)
+            if levels not in first or at < first[levels]:
+                first[levels] = at
+            total[levels] = total.get(levels, 0) + n
+    out: Counter[tuple[int, ...]] = Counter()
+    for levels in sorted(first, key=first.__getitem__):
+        out[levels] = total[levels]
+    return out
 
 
 def _draws(queries: int, store: int, sample: int = 10_000, seed: int = 7) -> list[tuple[int, int]]:

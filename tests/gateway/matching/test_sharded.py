@@ -53,3 +53,17 @@ def test_small_store_or_one_core_is_one_engine() -> None:
         for c in MatchEngine(pop.store, thresholds=T, as_of=AS_OF).match_all(queries, workers=1)
         if c
     ]
+
+
+@pytest.mark.skipif("fork" not in mp.get_all_start_methods(), reason="needs fork")
+def test_a_worker_failing_fails_the_batch_with_its_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    pop = build(families=40)
+    queries = [q for q, _ in pop.matched]
+
+    def broken(*_: object) -> None:
+        raise ValueError("comparison broke")
+
+    monkeypatch.setattr(sharded, "MIN_SHARDED", 0)
+    monkeypatch.setattr(sharded, "compare", broken)
+    with pytest.raises(ValueError, match="comparison broke"):
+        sharded.match_batch(pop.store, queries, thresholds=T, as_of=AS_OF, workers=2)

@@ -53,8 +53,11 @@ _ABSENT = re.compile(
     r"left|stopped\s+(?:going\s+to|attending))\s+(?:school|lessons|us)\b",
     re.IGNORECASE,
 )
+# A name word starts with a capital: the lookahead skips to one (the same matches, found
+# without trying the whole name pattern at each character).
 _BORN_AFTER = re.compile(
-    r"(?P<name>" + NAME_WORD + r"(?:\s+" + NAME_WORD + r"){1,2})\s*(?:,\s*|\(\s*)?(?i:born\b|"
+    r"(?=[A-Z])(?P<name>" + NAME_WORD + r"(?:\s+" + NAME_WORD + r"){1,2})\s*(?:,\s*|\(\s*)?"
+    r"(?i:born\b|"
     r"d\.?o\.?b\b|date\s+of\s+birth|aged?\s+\d)"
 )
 _CLAUSE_OPENS = re.compile(r"^|\b(?:that|as|because|and|but|think|believe|says|said|know)\s+", re.I)

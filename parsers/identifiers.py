@@ -132,6 +132,9 @@ _MONTHS = {
 _MONTH = r"(?P<mon>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
 _DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
 _YEAR = r"(?P<year>\d{4}|\d{2})"
+#: A digit, as the patterns' own \d reads one: text without one holds no date, postcode,
+#: UPN or phone number, and is not searched for them.
+_DIGIT = re.compile(r"\d")
 _DATE_FORMS = (
     # ISO first: 2015-04-03 must never be read day-first.
     re.compile(r"(?<!\d)(?P<year>\d{4})-(?P<mon>\d{1,2})-(?P<day>\d{1,2})(?!\d)"),
@@ -173,6 +176,8 @@ def _to_date(m: re.Match[str]) -> date | None:
 def find_dates(text: str) -> list[DateMatch]:
     """Every date written in any usual UK form, in order of position, no overlaps."""
     found: list[DateMatch] = []
+    if _DIGIT.search(text) is None:
+        return found  # every form has its digits (a year at least)
     taken: list[tuple[int, int]] = []
     for form in _DATE_FORMS:
         for m in form.finditer(text):
@@ -366,7 +371,9 @@ def normalise_phone(raw: str | None) -> str | None:
 
 def find_phones(text: str) -> list[tuple[str, int, int]]:
     """UK phone numbers in the text: (normalised, start, end)."""
-    out = []
+    out: list[tuple[str, int, int]] = []
+    if _DIGIT.search(text) is None:
+        return out
     for m in _PHONE.finditer(text):
         value = normalise_phone(m.group(0))
         if value:
@@ -387,7 +394,9 @@ def normalise_email(raw: str | None) -> str | None:
 
 def find_emails(text: str) -> list[tuple[str, int, int]]:
     """Email addresses in the text: (normalised, start, end)."""
-    out = []
+    out: list[tuple[str, int, int]] = []
+    if "@" not in text:
+        return out  # the one character every address has
     for m in _EMAIL.finditer(text):
         local, _, domain = m.group(0).rpartition("@")
         out.append((f"{local}@{domain.lower()}", m.start(), m.end()))
@@ -404,12 +413,16 @@ _POSTCODE_ANYWHERE = re.compile(
 
 def find_upns(text: str) -> list[tuple[str, int, int]]:
     """Strings shaped like a UPN (valid or not): (normalised, start, end)."""
+    if _DIGIT.search(text) is None:
+        return []
     return [(normalise_upn(m.group(0)), m.start(), m.end()) for m in _UPN_ANYWHERE.finditer(text)]
 
 
 def find_postcodes(text: str) -> list[tuple[str, int, int]]:
     """Valid UK postcodes in the text: (normalised, start, end)."""
-    out = []
+    out: list[tuple[str, int, int]] = []
+    if _DIGIT.search(text) is None:
+        return out
     for m in _POSTCODE_ANYWHERE.finditer(text):
         value = normalise_postcode(m.group(0))
         if value:

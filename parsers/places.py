@@ -36,7 +36,11 @@ SCHOOL_CUE = re.compile(
 )
 _STREET = alternation(STREET_SUFFIXES)
 _TOWN = r"[A-Z][a-z]+(?:-(?:by|on|upon|under|in|le|the|[A-Z][a-z]+))*(?:\s+[A-Z][a-z]+)?"
+# The lookahead names every character a match can start with (a flat word's, "number"'s or
+# the house number's): the same matches, found without trying the whole pattern at each
+# character of a long sentence.
 _NUMBERED = re.compile(
+    r"(?=\d|(?i:[faurn]))"
     r"(?i:(?P<flat>(?:flat|apartment|apt|unit|room)\s+\w{1,4}),?\s+)?(?i:(?:number|no\.?)\s+)?"
     r"(?P<street>\d{1,4}[A-Za-z]?(?:\s*[-/]\s*\d{1,4})?,?\s+(?:[A-Za-z][a-z'’]+(?:-[A-Za-z]+)*\s+"
     r"){1,3}(?i:" + _STREET + r"))\b"

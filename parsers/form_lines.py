@@ -300,7 +300,8 @@ class _Reader:
             self.capture = None
             self.signing = 6
             return
-        m = _COLON.match(text) or None
+        # A colon (either width) is what _COLON needs: most prose lines have none.
+        m = _COLON.match(text) if ":" in text or "：" in text else None
         match = _is_label(m.group("label"), self.section) if m else None
         if m is None or match is None:
             sm = _SPACED.match(text)

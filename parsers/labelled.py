@@ -414,5 +414,7 @@ class LabelledBuilder:
             if block and item[1] - block[-1][2] >= 2:
                 block = []  # a blank line between: only the last block counts
             block.append(item)
+        if not 1 <= len(block) <= 5:
+            return []  # not a sign-off, however short its lines (not looked at)
         short = all(len(t.split()) <= 6 and not re.search(r"[.?!]$", t) for t, _, _ in block)
-        return block if 1 <= len(block) <= 5 and short else []
+        return block if short else []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import defaultdict
-from collections.abc import Container, Iterable
+from collections.abc import Iterable
 from functools import lru_cache
 
 from gateway.matching.features import Features
@@ -168,14 +168,13 @@ class BlockingIndex:
         for h in map(hash, keys):
             index[h].append(position)
 
-    def add_wanted(self, position: int, keys: Iterable[str], wanted: Container[int]) -> None:
+    def add_wanted(self, position: int, keys: Iterable[str], wanted: frozenset[int]) -> None:
         """add, filing the position only under the keys whose hash is in `wanted` (every key
         some query will look up): those keys' lookups give what add would give, and the
         index holds no bucket that no query asks for."""
         index = self._index
-        for h in map(hash, keys):
-            if h in wanted:
-                index[h].append(position)
+        for h in wanted.intersection(map(hash, keys)):
+            index[h].append(position)
 
     def lookup(self, keys: Iterable[str]) -> set[int]:
         """Positions sharing any key; past `cap` of them, those sharing the most informative

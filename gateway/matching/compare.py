@@ -206,15 +206,15 @@ def swapped_levels(q: Features, s: Features) -> tuple[int, int] | None:
     """(forename, surname) levels with the query's forename and surname exchanged, if better."""
     if not (q.fn and q.sn and s.fn and s.sn):
         return None
-    fl = _given_level(q.sn, q.sn, q.sn_forms, s.fn, s.fn_first, s.given_all)
-    if fl > 3:
-        return None
-    sim = JaroWinkler.similarity(q.fn, s.sn)
+    # The surname side first: it is the cheaper, and fails for almost every pair.
     if q.fn in s.sn_forms or s.sn in q.fn_tokens:
         sl = 0 if q.fn == s.sn else 2
-    elif sim >= 0.92:
+    elif JaroWinkler.similarity(q.fn, s.sn) >= 0.92:
         sl = 4
     else:
+        return None
+    fl = _given_level(q.sn, q.sn, q.sn_forms, s.fn, s.fn_first, s.given_all)
+    if fl > 3:
         return None
     return fl, sl
 

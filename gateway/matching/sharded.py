@@ -17,7 +17,7 @@ from multiprocessing.process import BaseProcess
 from typing import cast
 
 from gateway.matching.blocking import BlockingIndex, query_keys, store_keys
-from gateway.matching.compare import compare
+from gateway.matching.compare import F_FORENAME, F_SURNAME, compare
 from gateway.matching.decisions import Thresholds, holds_families_counted
 from gateway.matching.engine import Candidate, Compared, Evidence, MatchEngine, cpus
 from gateway.matching.features import Features, prepare
@@ -113,6 +113,29 @@ class _ShardScorer(MatchEngine):
         self.model = model
         self.thresholds = thresholds
         self.family_guard = family_guard
+        # The model is fixed here: each name's bits worked out once.
+        self._exact: tuple[dict[str, float], dict[str, float]] = ({}, {})
+        self._variant: dict[str, float] = {}
+
+    def name_adjustment(self, s: Features, levels: tuple[int, ...]) -> float:
+        bits = 0.0
+        fl = levels[F_FORENAME]
+        if fl == 0:
+            got = self._exact[0].get(s.fn)
+            if got is None:
+                got = self._exact[0][s.fn] = self.model.tf_adjustment(F_FORENAME, s.fn)
+            bits += got
+        elif fl == 1:
+            got = self._variant.get(s.fn)
+            if got is None:
+                got = self._variant[s.fn] = self.model.variant_adjustment(s.fn)
+            bits += got
+        if levels[F_SURNAME] == 0:
+            got = self._exact[1].get(s.sn)
+            if got is None:
+                got = self._exact[1][s.sn] = self.model.tf_adjustment(F_SURNAME, s.sn)
+            bits += got
+        return bits
 
 
 Ranked = list[list[tuple[float, Candidate]]]

@@ -126,9 +126,11 @@ _STORE_FIELDS = (
 )
 
 
+@lru_cache(maxsize=65_536)
 def _contact_pair(
     fn1: str, sn1: str, rel1: str, fn2: str, sn2: str, rel2: str
 ) -> tuple[Contact, ...]:
+    # One tuple per distinct pair of contacts: siblings share both parents.
     if fn1 or sn1:
         if fn2 or sn2:
             return (_contact(fn1, sn1, rel1), _contact(fn2, sn2, rel2))
@@ -171,21 +173,23 @@ def read_store(path: Path) -> list[PersonRecord]:
         ) = [r[i].strip() for i in at]
         out.append(
             record(
-                record_id=sid,
-                upn=upn,
-                surname=sn,
-                forename=fn,
-                middle_names=mid,
-                preferred_forename=pfn,
-                preferred_surname=psn,
-                former_surnames=(former,) if former else (),
-                dob=_dob(path, line, dob),  # type: ignore[arg-type]
-                sex=sex,
-                address=addr,
-                town=town,
-                postcode=pc,
-                contacts=contacts(c1f, c1s, c1r, c2f, c2s, c2r),
-                school=school,
+                sid,
+                fn,
+                sn,
+                mid,
+                (),
+                pfn,
+                psn,
+                (former,) if former else (),
+                _dob(path, line, dob),  # type: ignore[arg-type]
+                sex,
+                upn,
+                (),
+                addr,
+                town,
+                pc,
+                contacts(c1f, c1s, c1r, c2f, c2s, c2r),
+                school,
             )
         )
     return out

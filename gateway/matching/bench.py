@@ -12,7 +12,7 @@ from pathlib import Path
 
 from gateway.matching.decisions import Decision, Thresholds
 from gateway.matching.records import Contact, PersonRecord, parse_partial_date
-from gateway.matching.sharded import gc_paused, match_batch
+from gateway.matching.sharded import drop_caches, gc_paused, match_batch
 
 STORE_COLUMNS = ("store_id", "surname", "forename", "dob")
 QUERY_COLUMNS = ("query_id", "surname", "forename", "dob")
@@ -271,4 +271,7 @@ def run_bench(
         finally:
             if cf is not None:
                 cf.close()
+    drop_caches()
+    for cached in (_parse_dob, _contact, _contact_pair):
+        cached.cache_clear()
     return BenchRun(len(queries), len(store), decisions, t1 - t0, time.perf_counter() - t1, pairs)

@@ -219,6 +219,20 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def drop_caches() -> None:
+    """Empty the bounded caches of names, addresses, dates and comparisons that a batch
+    filled (a few hundred thousand entries after a large store): only speed depends on them.
+    A process ending with them full spent half a second freeing them. The name-equivalence
+    tables (unbounded caches, loaded once) stay."""
+    from gateway.matching import blocking, compare, features, normalise
+
+    for module in (blocking, compare, features, normalise):
+        for value in list(vars(module).values()):
+            params = getattr(value, "cache_parameters", None)
+            if params is not None and params()["maxsize"] is not None:
+                value.cache_clear()
+
+
 def _freq(counts: Counter[str]) -> dict[str, float]:
     total = sum(counts.values()) or 1
     return {k: c / total for k, c in counts.items()}

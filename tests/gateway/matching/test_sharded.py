@@ -67,3 +67,18 @@ def test_a_worker_failing_fails_the_batch_with_its_error(monkeypatch: pytest.Mon
     monkeypatch.setattr(sharded, "compare", broken)
     with pytest.raises(ValueError, match="comparison broke"):
         sharded.match_batch(pop.store, queries, thresholds=T, as_of=AS_OF, workers=2)
+
+
+def test_dropping_the_caches_changes_no_result() -> None:
+    from gateway.matching import normalise
+
+    pop = build(families=40)
+    queries = [q for q, _ in pop.matched]
+    before = sharded.match_batch(pop.store, queries, thresholds=T, as_of=AS_OF, workers=1)
+    sharded.drop_caches()
+    assert normalise.fold.cache_info().currsize == 0
+    assert normalise.nickname_groups.cache_info().currsize == 1  # the tables stay loaded
+    after = sharded.match_batch(pop.store, queries, thresholds=T, as_of=AS_OF, workers=1)
+    assert [[(c.record_id, c.score) for c in cs] for cs in after] == [
+        [(c.record_id, c.score) for c in cs] for cs in before
+    ]

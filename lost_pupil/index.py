@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from functools import lru_cache
+from itertools import chain
+from operator import itemgetter
 from typing import Any, cast
 
 import jellyfish
-from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy import Connection, Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from lost_pupil.models import KeyKind, LostPupil, PupilKey, PupilStatus
@@ -110,6 +112,16 @@ PUPIL_COLUMNS = (
     "problems",
 )
 KEY_COLUMNS = ("kind", "key", "pupil_id")
+#: The written columns that may be NULL: one that is NULL in every row of a batch is left
+#: out of that batch's INSERT (it has no default, so the row is the same), because
+#: sqlite3 binds None through its adapter look-up, which costs more than any other value.
+_NULLABLE = tuple(
+    i
+    for i, c in enumerate(PUPIL_COLUMNS)
+    if cast(Table, LostPupil.__table__).c[c].nullable
+    and cast(Table, LostPupil.__table__).c[c].default is None
+    and cast(Table, LostPupil.__table__).c[c].server_default is None
+)
 #: Pupils per executemany (and per reservation of ids from the sequence on PostgreSQL).
 BATCH = 5000
 #: SQLite page cache (KiB) while a file is indexed: the random inserts into the key, DOB
@@ -121,10 +133,11 @@ _Names = tuple[str | None, str | None, tuple[str, ...], tuple[str, ...]]
 @lru_cache(maxsize=_NAME_CACHE)
 def _cached_name_keys(
     surnames: tuple[str, ...], forenames: tuple[str, ...]
-) -> tuple[tuple[str, str], ...]:
+) -> tuple[tuple[str, str, str], ...]:
     # Names repeat across pupils (siblings, common names): the phonetic keys of a set of
-    # names are worked out once.
-    return tuple(name_keys(surnames, forenames))
+    # names are worked out once, each as (kind + key, kind, key): kind + key sorts as
+    # (kind, key) does, the kind being one character, and a string sorts far faster.
+    return tuple((kind + key, kind, key) for kind, key in name_keys(surnames, forenames))
 
 
 def _other_names(names: _Names) -> tuple[list[dict[str, str]], tuple[str, ...], tuple[str, ...]]:
@@ -165,6 +178,29 @@ def _identity(value: Any) -> Any:
     return value
 
 
+_first, _key_row = itemgetter(0), itemgetter(1, 2, 3)
+#: Rows per INSERT on SQLite: executemany of one statement with this many VALUES rows
+#: does a statement's fixed work (bind reset, step, halt) once per group, not per row.
+#: Each group binds at most 21 * 40 values, within the 999 of SQLite before 3.32.
+ROWS_PER_INSERT = 40
+
+
+def _insert_rows(
+    conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
+) -> None:
+    """rows into table's columns, in order, ROWS_PER_INSERT rows to a statement."""
+    n = ROWS_PER_INSERT
+    one = f"({', '.join('?' for _ in columns)})"
+    head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+    whole = len(rows) - len(rows) % n
+    if whole:
+        flat = chain.from_iterable
+        groups = [tuple(flat(rows[i : i + n])) for i in range(0, whole, n)]
+        conn.exec_driver_sql(head + ", ".join([one] * n), groups)
+    if whole < len(rows):
+        conn.exec_driver_sql(head + one, rows[whole:])
+
+
 class IndexWriter:
     """Index rows and blocking keys of one file's pupils, written in batches.
 
@@ -196,7 +232,8 @@ class IndexWriter:
         self._dates: dict[date | None, Any] = {None: None}
         self._others: dict[_Names, tuple[Any, tuple[str, ...], tuple[str, ...]]] = {}
         self._rows: list[tuple[Any, ...]] = []
-        self._keys: list[tuple[str, str, int]] = []
+        # (kind + key, kind, key, pupil): distinct per pupil, in pupil order in a batch.
+        self._keys: list[tuple[str, str, str, int]] = []
         self._next_id = 0
         self._cache_kib: int | None = None
         if self._sqlite:
@@ -235,15 +272,21 @@ class IndexWriter:
         keys = self._keys
         upn = pupil.upn
         if upn:
-            keys.append((_UPN, upn, pid))
+            keys.append((_UPN + upn, _UPN, upn, pid))
         former = pupil.former_upns
-        for f in former:
-            if f:
-                keys.append((_UPN, f, pid))
+        if former:
+            # A former UPN given twice, or equal to the current one, is one key.
+            seen = {upn}
+            for f in former:
+                if f and f not in seen:
+                    seen.add(f)
+                    keys.append((_UPN + f, _UPN, f, pid))
         surnames = (surname_norm, *extra_s) if surname_norm else extra_s
         forenames = (forename_norm, *extra_f) if forename_norm else extra_f
         if surnames and forenames:
-            keys += [(kind, key, pid) for kind, key in _cached_name_keys(surnames, forenames)]
+            keys += [
+                (kk, kind, key, pid) for kk, kind, key in _cached_name_keys(surnames, forenames)
+            ]
         last = pupil.last_school
         dates = self._dates
         dob = pupil.dob
@@ -291,21 +334,22 @@ class IndexWriter:
         self._rows, self._keys = [], []
         if not rows:
             return
-        # Duplicate keys of one pupil (a former UPN twice) collapse; sorted, they go
-        # into the primary-key index in order.
-        keys = sorted(set(keys))
+        # Sorted by kind + key (the sort is stable, so by pupil within a key: the order
+        # of (kind, key, pupil_id)), they go into the primary-key index in order.
+        keys.sort(key=_first)
         pupils = cast(Table, LostPupil.__table__)
         key_table = cast(Table, PupilKey.__table__)
         if self._sqlite:
-            marks = ", ".join("?" for _ in PUPIL_COLUMNS)
-            self._conn.exec_driver_sql(
-                f"INSERT INTO {pupils.name} ({', '.join(PUPIL_COLUMNS)}) VALUES ({marks})", rows
-            )
+            keep = [
+                i
+                for i in range(len(PUPIL_COLUMNS))
+                if i not in _NULLABLE or any(r[i] is not None for r in rows)
+            ]
+            if len(keep) < len(PUPIL_COLUMNS):
+                rows = list(map(itemgetter(*keep), rows))
+            _insert_rows(self._conn, pupils.name, [PUPIL_COLUMNS[i] for i in keep], rows)
             if keys:
-                self._conn.exec_driver_sql(
-                    f"INSERT INTO {key_table.name} ({', '.join(KEY_COLUMNS)}) VALUES (?, ?, ?)",
-                    keys,
-                )
+                _insert_rows(self._conn, key_table.name, KEY_COLUMNS, list(map(_key_row, keys)))
             return
         ids = _reserve_ids(self._session, len(rows))
         self._conn.execute(
@@ -315,7 +359,7 @@ class IndexWriter:
         if keys:
             self._conn.execute(
                 insert(key_table),
-                [{"kind": kind, "key": key, "pupil_id": ids[at]} for kind, key, at in keys],
+                [{"kind": kind, "key": key, "pupil_id": ids[at]} for _, kind, key, at in keys],
             )
 
     def close(self) -> None:

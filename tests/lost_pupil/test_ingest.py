@@ -5,6 +5,7 @@ on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
@@ -29,8 +30,10 @@ def store(tmp_path: Path) -> FileStore:
 
 @pytest.fixture(autouse=True)
 def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Several batches (and id reservations on PostgreSQL) from a handful of pupils.
+    # Several batches (and id reservations on PostgreSQL) from a handful of pupils, and
+    # on SQLite several multi-row INSERTs and a remainder in each batch.
     monkeypatch.setattr(index, "BATCH", 3)
+    monkeypatch.setattr(index, "ROWS_PER_INSERT", 2)
 
 
 def _import(session: Session, store: FileStore, data: bytes) -> object:
@@ -52,6 +55,21 @@ def _pupils() -> list[g.GenPupil]:
     return people
 
 
+def _stored_keys_match_rows(session: Session, rows: Sequence[LostPupil]) -> None:
+    stored = [(k.kind, k.key, k.pupil_id) for k in session.scalars(select(PupilKey)).all()]
+    expected = set()
+    for r in rows:
+        as_dict = {
+            "upn": r.upn,
+            "former_upns": r.former_upns,
+            "surname_norm": r.surname_norm,
+            "forename_norm": r.forename_norm,
+            "other_names": r.other_names,
+        }
+        expected |= {(kind, key, r.id) for kind, key in row_keys(as_dict)}
+    assert sorted(stored) == sorted(expected)
+
+
 def test_every_pupil_row_and_key_is_written_across_batches(session: Session, store: FileStore):
     data = g.ctf_bytes(_pupils(), g.CtfOptions())
     result = _import(session, store, data)
@@ -70,18 +88,23 @@ def test_every_pupil_row_and_key_is_written_across_batches(session: Session, sto
     assert rows[0].problems == [] and rows[0].status == "open"
     known = rows[1]
     assert {o["kind"] for o in known.other_names} >= {"preferred"}
-    stored = {(k.kind, k.key, k.pupil_id) for k in session.scalars(select(PupilKey)).all()}
-    expected = set()
-    for r in rows:
-        as_dict = {
-            "upn": r.upn,
-            "former_upns": r.former_upns,
-            "surname_norm": r.surname_norm,
-            "forename_norm": r.forename_norm,
-            "other_names": r.other_names,
-        }
-        expected |= {(kind, key, r.id) for kind, key in row_keys(as_dict)}
-    assert stored == expected
+    _stored_keys_match_rows(session, rows)
+
+
+def test_whole_groups_and_a_remainder_at_the_default_sizes(
+    session: Session, store: FileStore, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(index, "BATCH", 5000)
+    monkeypatch.setattr(index, "ROWS_PER_INSERT", 20)
+    people = list(g.many_pupils(47, seed=3))
+    _import(session, store, g.ctf_bytes(people, g.CtfOptions()))
+    session.commit()
+    rows = session.scalars(select(LostPupil).order_by(LostPupil.position)).all()
+    assert [(r.position, r.surname, r.dob) for r in rows] == [
+        (n, p.surname, p.dob) for n, p in enumerate(people, start=1)
+    ]
+    assert [r.id for r in rows] == list(range(rows[0].id, rows[0].id + 47))
+    _stored_keys_match_rows(session, rows)
 
 
 def test_a_file_failing_after_written_batches_leaves_nothing(session: Session, store: FileStore):
@@ -109,3 +132,27 @@ def test_a_one_pupil_file_takes_one_id(session: Session, store: FileStore):
     session.commit()
     ids = session.scalars(select(LostPupil.id).order_by(LostPupil.id)).all()
     assert len(ids) == 2 and ids[1] == ids[0] + 1
+
+
+def test_a_column_null_in_a_whole_batch_is_stored_null(session: Session, store: FileStore):
+    # A batch whose rows all lack a value leaves that column out of its INSERT: the rows
+    # are the same as when it is bound as NULL, beside a batch that has the values.
+    bare = [
+        g.sample_pupil(upn=None, former_upns=(), middle_names=None, forename=name)
+        for name in ("Amy", "Ben", "Cal")
+    ]
+    full = [
+        g.sample_pupil(middle_names="Rose", forename=name, upn=g.make_upn("807", "3000", 21, n))
+        for n, name in enumerate(("Dee", "Eve", "Fay"), start=1)
+    ]
+    _import(session, store, g.ctf_bytes(bare + full, g.CtfOptions()))
+    session.commit()
+    rows = session.scalars(select(LostPupil).order_by(LostPupil.position)).all()
+    assert [(r.upn is None, r.middle_names) for r in rows] == [(True, None)] * 3 + [
+        (False, "Rose")
+    ] * 3
+    assert all(r.upn_valid for r in rows[3:]) and not any(r.upn_valid for r in rows[:3])
+    raw = session.execute(
+        text("SELECT count(*) FROM lp_pupils WHERE upn IS NULL AND middle_names IS NULL")
+    ).scalar_one()
+    assert raw == 3

@@ -72,7 +72,8 @@ class LostPupil(Base):
     leaving_date: Mapped[date | None]
     removal_grounds: Mapped[str | None] = mapped_column(String(40))
     dest_kind: Mapped[str] = mapped_column(String(12))
-    status: Mapped[str] = mapped_column(String(10), default=PupilStatus.OPEN.value, index=True)
+    # Not indexed: nothing looks pupils up by status alone (migration 0018).
+    status: Mapped[str] = mapped_column(String(10), default=PupilStatus.OPEN.value)
     claimed_school: Mapped[str | None] = mapped_column(String(7))
     claimed_from: Mapped[date | None]
     claimed_at: Mapped[datetime | None]

@@ -228,6 +228,7 @@ class IndexWriter:
 
         self._date, self._bool, self._json = proc("dob"), proc("upn_valid"), proc("other_names")
         self._empty = self._json([])
+        self._valid, self._invalid = self._bool(True), self._bool(False)
         # Dates repeat (a few thousand birthdays, fewer leaving days): each is bound once.
         self._dates: dict[date | None, Any] = {None: None}
         self._others: dict[_Names, tuple[Any, tuple[str, ...], tuple[str, ...]]] = {}
@@ -306,7 +307,7 @@ class IndexWriter:
                 self._file_id,
                 pupil.position,
                 upn,
-                self._bool(bool(upn_check and upn_check.valid)),
+                self._valid if upn_check and upn_check.valid else self._invalid,
                 pupil.surname,
                 pupil.forename,
                 surname_norm,

@@ -284,12 +284,18 @@ def parse_header(el: Any) -> CtfHeader:
     )
 
 
-def _address(el: Any, *, detail: bool = True) -> CtfAddress | None:
-    if el is None:
-        return None
-    if not detail:
-        raw = _text(next(el.iterchildren("PostCode"), None))
-        return _built(
+#: Postcode-only addresses (detail=False) by raw postcode: they are immutable, and
+#: postcodes repeat within a file (a street, a school's catchment). Bounded.
+_POSTCODE_ONLY: dict[str | None, CtfAddress] = {}
+_POSTCODE_ONLY_MAX = 4096
+
+
+def _postcode_only(raw: str | None) -> CtfAddress:
+    found = _POSTCODE_ONLY.get(raw)
+    if found is None:
+        if len(_POSTCODE_ONLY) >= _POSTCODE_ONLY_MAX:
+            _POSTCODE_ONLY.clear()
+        found = _POSTCODE_ONLY[raw] = _built(
             CtfAddress,
             {
                 "style": "",
@@ -301,6 +307,14 @@ def _address(el: Any, *, detail: bool = True) -> CtfAddress | None:
                 "uprn": None,
             },
         )
+    return found
+
+
+def _address(el: Any, *, detail: bool = True) -> CtfAddress | None:
+    if el is None:
+        return None
+    if not detail:
+        return _postcode_only(_text(next(el.iterchildren("PostCode"), None)))
     kids = _children(el)
     bs = kids.get("BS7666Address")
     lines: list[str] = []
@@ -542,6 +556,8 @@ class CtfReader:
         self._parser = safe_pull_parser(events=("end",), tag=("Header", "Pupil"))
         self._header: CtfHeader | None = None
         self._pending: deque[CtfPupil] = deque()
+        #: The CTFpupilData element under the root, once a Pupil in it has been read.
+        self._pupil_data: Any = None
         self._count = 0
         self._done = False
 
@@ -621,16 +637,21 @@ class CtfReader:
                 self._root_seen = True
                 self._check_root(el)
             parent = el.getparent()
-            if el.tag == "Header":
-                if parent is None or parent.getparent() is not None:
+            if parent is None or parent is not self._pupil_data or el.tag != "Pupil":
+                # lxml gives the same proxy for a node while one is held, so a Pupil
+                # whose parent is the CTFpupilData already found needs no more checks.
+                if el.tag == "Header":
+                    if parent is None or parent.getparent() is not None:
+                        continue
+                    if self._header is not None:
+                        raise ParseError("the CTF has two Header elements")
+                    self._header = parse_header(el)
                     continue
+                grand = None if parent is None else parent.getparent()
+                if grand is None or grand.getparent() is not None:
+                    continue  # a Pupil element elsewhere than CTFpupilData is not a pupil
                 if self._header is not None:
-                    raise ParseError("the CTF has two Header elements")
-                self._header = parse_header(el)
-                continue
-            grand = None if parent is None else parent.getparent()
-            if grand is None or grand.getparent() is not None:
-                continue  # a Pupil element elsewhere than CTFpupilData is not a pupil
+                    self._pupil_data = parent
             if self._header is None:
                 raise ParseError("a Pupil comes before the CTF Header; the file is malformed")
             self._count += 1

@@ -226,3 +226,18 @@ def test_pupils_are_whole_instances_equal_to_what_their_constructors_make(detail
     for p in CtfReader([data], detail=detail).pupils():
         again = _rebuilt(p)
         assert again == p and hash(again) == hash(p) and repr(again) == repr(p)
+
+
+def test_only_pupils_directly_in_the_pupil_data_count_after_the_first():
+    # Once a pupil has been read the reader knows CTFpupilData and skips its checks for
+    # its children: a Header or a nested Pupil met later is still not read as a pupil.
+    pupils = [g.sample_pupil(forename=name) for name in ("Amy", "Ben", "Cal")]
+    data = g.ctf_bytes(pupils)
+    at = data.index(b"</Pupil>") + len(b"</Pupil>")
+    stray = data[data.index(b"<Pupil>") : at]
+    data = data[:at] + b"<Header/><Wrap>" + stray + b"</Wrap>" + data[at:]
+    reader = CtfReader([data[i : i + 500] for i in range(0, len(data), 500)])
+    read = list(reader.pupils())
+    assert [p.forename for p in read] == ["Amy", "Ben", "Cal"]
+    assert [p.position for p in read] == [1, 2, 3]
+    assert reader.header.source.laestab == "8073000"

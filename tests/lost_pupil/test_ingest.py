@@ -30,10 +30,8 @@ def store(tmp_path: Path) -> FileStore:
 
 @pytest.fixture(autouse=True)
 def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Several batches (and id reservations on PostgreSQL) from a handful of pupils, and
-    # on SQLite several multi-row INSERTs and a remainder in each batch.
+    # Several batches (and id reservations on PostgreSQL) from a handful of pupils.
     monkeypatch.setattr(index, "BATCH", 3)
-    monkeypatch.setattr(index, "ROWS_PER_INSERT", 2)
 
 
 def _import(session: Session, store: FileStore, data: bytes) -> object:
@@ -91,11 +89,10 @@ def test_every_pupil_row_and_key_is_written_across_batches(session: Session, sto
     _stored_keys_match_rows(session, rows)
 
 
-def test_whole_groups_and_a_remainder_at_the_default_sizes(
+def test_every_row_and_key_at_the_default_batch_size(
     session: Session, store: FileStore, monkeypatch: pytest.MonkeyPatch
 ):
     monkeypatch.setattr(index, "BATCH", 5000)
-    monkeypatch.setattr(index, "ROWS_PER_INSERT", 20)
     people = list(g.many_pupils(47, seed=3))
     _import(session, store, g.ctf_bytes(people, g.CtfOptions()))
     session.commit()

@@ -34,6 +34,7 @@ from gateway.models.matching import Register, RegisterEntry
 from gateway.settings import Settings
 from gateway.sqltext import same_first_word, same_text
 from parsers.exchange import Address, DocType, Document, Outcome, Pupil, ReplyStatus
+from parsers.identifiers import normalise_upn
 
 
 def send_enquiry(
@@ -187,12 +188,18 @@ def candidates(session: Session, pupil: Pupil) -> list[dict[str, Any]]:
         )
     found += _register_candidates(session, pupil)
     try:
-        from lost_pupil.models import LostPupil
+        from lost_pupil.models import KeyKind, LostPupil, PupilKey
         from lost_pupil.search import listed_as_lost
 
         lp_conditions = []
         if pupil.upn:
-            lp_conditions.append(LostPupil.upn == pupil.upn)
+            # By the keys table (the current and every former UPN, on its primary key), not
+            # by lp_pupils.upn, which has no index: a store of a million pupils is not read
+            # through for each enquiry.
+            by_upn = select(PupilKey.pupil_id).where(
+                PupilKey.kind == KeyKind.UPN.value, PupilKey.key == normalise_upn(pupil.upn)
+            )
+            lp_conditions.append(LostPupil.id.in_(by_upn))
         if pupil.dob:
             lp_conditions.append(
                 same_text(LostPupil.surname, pupil.surname) & (LostPupil.dob == pupil.dob)

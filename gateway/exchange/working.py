@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from gateway import audit
@@ -191,7 +191,7 @@ def candidates(session: Session, pupil: Pupil) -> list[dict[str, Any]]:
         from lost_pupil.models import KeyKind, LostPupil, PupilKey
         from lost_pupil.search import listed_as_lost
 
-        lp_conditions = []
+        lp_conditions: list[ColumnElement[bool]] = []
         if pupil.upn:
             # By the keys table (the current and every former UPN, on its primary key), not
             # by lp_pupils.upn, which has no index: a store of a million pupils is not read

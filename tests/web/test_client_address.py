@@ -41,7 +41,8 @@ def _attempt_from(server: WebServer, forwarded_for: str) -> int:
         with opener.open(request, timeout=10) as resp:
             return int(resp.status)
     except urllib.error.HTTPError as exc:
-        return exc.code
+        with exc:  # closes the answer's connection now, not whenever it is collected
+            return exc.code
 
 
 def _clients(web: WebEnv) -> list[str]:

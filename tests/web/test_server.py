@@ -79,3 +79,15 @@ def test_serve_stops_on_sigterm(cme_home: Path) -> None:
     assert proc.returncode == 0, err.decode()
     assert b"stopped cleanly" in out
     assert _refused(port)
+
+
+def test_a_stop_without_the_loops_wake_up_pipe_still_stops(web: WebEnv) -> None:
+    """The wake-up pipe's write end closed under the server (as an fd closed twice elsewhere
+    in a process can do): stop() still closes the listener, raises nothing, ends the loop."""
+    server = WebServer(web.app, "127.0.0.1", 0).start()
+    assert _get(f"http://127.0.0.1:{server.port}/sign-in")[0] == 200
+    port = server.port
+    os.close(server.server.trigger.trigger)  # the pipe's write end, which stop() writes to
+    server.stop()
+    assert _refused(port)
+    assert server._thread is not None and not server._thread.is_alive()

@@ -36,7 +36,8 @@ def _cme() -> list[str]:
     script = Path(sys.executable).parent / "cme"
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-c", "import sys; from gateway.cli.main import cli; sys.exit(cli())"]
+    code = "import sys; from gateway.cli.entry import main; sys.exit(main())"
+    return [sys.executable, "-c", code]
 
 
 def _children_cpu() -> float:

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from gateway.cli.entry import resume_collection
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
@@ -114,6 +116,7 @@ def acting_user(role: str = "officer", *, first_admin: bool = False) -> Callable
     def mark(fn: F) -> F:
         @functools.wraps(fn)
         def wrapper(*args: Any, as_user: str | None = None, **kwargs: Any) -> Any:
+            resume_collection()
             meta = _meta()
             name = _take(as_user)
             if name is not None:
@@ -137,6 +140,7 @@ def reads(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, as_user: str | None = None, **kwargs: Any) -> Any:
+        resume_collection()
         name = _take(as_user)
         if name is not None:
             # Checked now, in a transaction of its own: never from inside the command's,
@@ -173,8 +177,14 @@ def _take(given: str | None) -> str | None:
 def no_user(fn: F) -> F:
     """Mark a command that touches no records: setting up or running the installation
     (`cme init`, `cme run`) or working on files alone (`cme parse`). A name is ignored."""
-    fn._cme_no_user = True  # type: ignore[attr-defined]
-    return fn
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        resume_collection()
+        return fn(*args, **kwargs)
+
+    wrapper._cme_no_user = True  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
 
 
 def _no_users_yet() -> bool:

@@ -53,3 +53,38 @@ def test_cases_list_imports_only_what_it_reads(cme_home: Path) -> None:
     )
     env = {**os.environ, "CME_HOME": str(cme_home)}
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+def test_the_script_pauses_the_collector_only_for_start_up(cme_home: Path, tmp_path: Path) -> None:
+    """`cme` starts with the cyclic collector paused, and every kind of command (a read, a
+    change, one that touches no records) switches it back on as its body begins."""
+    code = (
+        "import gc, sys\n"
+        "import gateway.cli.acting as acting\n"
+        "from gateway.cli import entry\n"
+        "seen = []\n"
+        "real = acting.resume_collection\n"
+        "def spy():\n"
+        "    seen.append(gc.isenabled())\n"
+        "    real()\n"
+        "acting.resume_collection = spy\n"
+        "sys.argv = ['cme', *sys.argv[1:]]\n"
+        "try:\n"
+        "    entry.main()\n"
+        "except SystemExit as done:\n"
+        "    assert not done.code, done.code\n"
+        "assert seen == [False], seen  # paused until the command began, then back on\n"
+        "assert gc.isenabled()\n"
+    )
+    password = tmp_path / "password"
+    password.write_text("synthetic-Kestrel-47-lantern\n", encoding="utf-8")
+    referral = tmp_path / "referral.txt"
+    referral.write_text("Child's name: Ava Testperson\nDate of birth: 1 March 2015\n")
+    env = {**os.environ, "CME_HOME": str(cme_home)}
+    for argv in (
+        ["cases", "list"],
+        ["users", "add", "firstadmin", "--name", "First Admin", "--role", "admin",
+         "--password-file", str(password)],
+        ["parse", str(referral)],
+    ):  # fmt: skip
+        subprocess.run([sys.executable, "-c", code, *argv], check=True, env=env)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from gateway.cli.entry import resume_collection
+from gateway.cli.collector import resume_collection
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

@@ -28,7 +28,7 @@ def test_help_imports_no_command_module() -> None:
         "result = CliRunner().invoke(cli, ['--help'])\n"
         "assert result.exit_code == 0, result.output\n"
         "loaded = sorted(m for m in sys.modules if m.startswith('gateway.cli.') "
-        "and m not in ('gateway.cli.main', 'gateway.cli.acting', 'gateway.cli.entry'))\n"
+        "and m not in ('gateway.cli.main', 'gateway.cli.acting', 'gateway.cli.collector'))\n"
         "assert not loaded, loaded\n"
         "assert 'sqlalchemy' not in sys.modules\n"
     )

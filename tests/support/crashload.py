@@ -85,6 +85,17 @@ def wait_dispatched(engine: Engine, wanted: set[str], timeout: float = 300) -> N
         if wanted <= {sha for sha, _ in rows} and all(status != "stored" for _, status in rows):
             return
         time.sleep(0.2)
+    # Not there by a generous limit: say what is left, so a stuck job shows apart from a
+    # slow machine (the caller's assertions then fail on the counts).
+    with engine.connect() as conn:
+        jobs = conn.execute(
+            text(
+                "SELECT status, attempts, last_error, COUNT(*) FROM jobs "
+                "WHERE kind = 'intake.dispatch' AND status != 'done' "
+                "GROUP BY status, attempts, last_error"
+            )
+        ).all()
+    print(f"wait_dispatched: not all dispatched after {timeout:.0f} s; open dispatch jobs: {jobs}")
 
 
 def stop_cme(proc: subprocess.Popen[bytes]) -> None:

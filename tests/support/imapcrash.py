@@ -145,7 +145,7 @@ def run_imap_crash(
             progress.notify_all()
     feeder.join()
     wanted = {hashlib.sha256(data).hexdigest() for data in payloads}
-    wait_dispatched(engine, wanted, timeout=120)
+    wait_dispatched(engine, wanted, timeout=600)
     deadline = time.monotonic() + 30
     while _count(watcher, "INBOX") and time.monotonic() < deadline:
         time.sleep(0.2)  # the last move follows the last commit by a moment

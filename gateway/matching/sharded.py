@@ -390,7 +390,6 @@ def _draws(queries: int, store: int, sample: int = 10_000, seed: int = 7) -> lis
     """The (query, store record) pairs MatchEngine.random_levels draws for u: the same
     generator calls, so the same pairs; each is compared by the worker holding the record."""
     rng = random.Random(seed)
-    # rng.choice(range(queries)) and rng.randrange(store) are each one _randbelow call for
-    # a positive bound: made directly, without their argument checks.
-    below = rng._randbelow  # type: ignore[attr-defined]
-    return [(below(queries), below(store)) for _ in range(min(sample, queries * store))]
+    # randrange(queries) draws as choice(range(queries)) does (one draw below the bound).
+    n = min(sample, queries * store)
+    return [(rng.randrange(queries), rng.randrange(store)) for _ in range(n)]

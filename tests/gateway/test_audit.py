@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import Engine, delete, update
 from sqlalchemy.orm import Session
 
@@ -82,13 +83,10 @@ def test_an_entry_undone_with_its_savepoint_is_not_chained_to(engine: Engine) ->
     # The head a transaction appended is remembered; one undone with its savepoint is not.
     with session_scope(engine) as session:
         _entry(session, 1)
-        try:
-            with session.begin_nested():
-                _entry(session, 2)
-                _entry(session, 3)
-                raise RuntimeError("undo")
-        except RuntimeError:
-            pass
+        with pytest.raises(RuntimeError), session.begin_nested():
+            _entry(session, 2)
+            _entry(session, 3)
+            raise RuntimeError("undo")
         _entry(session, 4)
         with session.begin_nested():
             _entry(session, 5)

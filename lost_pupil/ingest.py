@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
+import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import IO
@@ -40,6 +43,36 @@ def addressed_to_a_school(lea: str, estab: str) -> LostPupilError:
         f"this CTF is addressed to school {lea}/{estab} (a school-to-school transfer), "
         "not a lost-pupil file: send it through S2S to that school"
     )
+
+
+_pause_lock = threading.Lock()
+_pauses = 0
+_resume = False
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a file is read and indexed.
+
+    An ingest keeps a batch of rows and keys alive at a time, so every young collection
+    walks them and the old ones walk the whole heap again and again, for no garbage:
+    the records it builds free themselves by reference count. The pause is counted, so
+    imports running in two threads at once switch it back on only when both have ended,
+    and only if it was on when the first began.
+    """
+    global _pauses, _resume
+    with _pause_lock:
+        if _pauses == 0:
+            _resume = gc.isenabled()
+            gc.disable()
+        _pauses += 1
+    try:
+        yield
+    finally:
+        with _pause_lock:
+            _pauses -= 1
+            if _pauses == 0 and _resume:
+                gc.enable()
 
 
 def _hash(fh: IO[bytes], max_bytes: int) -> tuple[str, int]:
@@ -134,11 +167,12 @@ def import_ctf(
             session, record.id, source_laestab=header.source.laestab, dest_kind=record.dest_kind
         )
         try:
-            for pupil in reader.pupils():
-                writer.add(pupil)
-                if pupil.problems:
-                    problems.append((pupil.position, tuple(p.message for p in pupil.problems)))
-            writer.flush()
+            with collector_paused():
+                for pupil in reader.pupils():
+                    writer.add(pupil)
+                    if pupil.problems:
+                        problems.append((pupil.position, tuple(p.message for p in pupil.problems)))
+                writer.flush()
         finally:
             writer.close()
         count = writer.count

@@ -4,6 +4,7 @@ on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import gc
 import io
 from collections.abc import Sequence
 from datetime import date
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from lost_pupil import index
 from lost_pupil.index import row_keys
-from lost_pupil.ingest import import_ctf
+from lost_pupil.ingest import collector_paused, import_ctf
 from lost_pupil.models import CtfFileRecord, LostPupil, PupilKey
 from lost_pupil.store import FileStore, create_key
 from parsers.errors import ParseError
@@ -153,3 +154,42 @@ def test_a_column_null_in_a_whole_batch_is_stored_null(session: Session, store: 
         text("SELECT count(*) FROM lp_pupils WHERE upn IS NULL AND middle_names IS NULL")
     ).scalar_one()
     assert raw == 3
+
+
+def test_the_collector_is_paused_while_pupils_are_read_and_resumed_after(
+    session: Session, store: FileStore, monkeypatch: pytest.MonkeyPatch
+):
+    seen: list[bool] = []
+    add = index.IndexWriter.add
+
+    def watched(self: index.IndexWriter, pupil: object) -> None:
+        seen.append(gc.isenabled())
+        add(self, pupil)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(index.IndexWriter, "add", watched)
+    assert gc.isenabled()
+    data = g.ctf_bytes(_pupils(), g.CtfOptions())
+    _import(session, store, data)
+    assert len(seen) == 8 and not any(seen)
+    assert gc.isenabled()
+    with pytest.raises(ParseError):
+        _import(session, store, data[: data.rindex(b"<Pupil>") + 40])
+    assert gc.isenabled()
+
+
+def test_overlapping_pauses_resume_the_collector_once_the_last_ends():
+    assert gc.isenabled()
+    outer = collector_paused()
+    outer.__enter__()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert not gc.isenabled()  # the first pause is still running
+    outer.__exit__(None, None, None)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # it was off before: left off
+    finally:
+        gc.enable()

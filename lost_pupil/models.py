@@ -82,7 +82,11 @@ class LostPupil(Base):
 
 
 class PupilKey(Base):
-    """A blocking key: the primary key doubles as the covering index for lookups."""
+    """A blocking key: the primary key doubles as the covering index for lookups.
+
+    On SQLite the table is clustered on that key (WITHOUT ROWID, migration 0019): every
+    column is in it, so a rowid B-tree beside it would hold each key twice.
+    """
 
     __tablename__ = "lp_pupil_keys"
 
@@ -92,7 +96,10 @@ class PupilKey(Base):
         ForeignKey("lp_pupils.id", ondelete="CASCADE"), primary_key=True
     )
 
-    __table_args__ = (Index("ix_lp_pupil_keys_pupil_id", "pupil_id"),)
+    __table_args__ = (
+        Index("ix_lp_pupil_keys_pupil_id", "pupil_id"),
+        {"sqlite_with_rowid": False},
+    )
 
 
 class Disposal(Base):

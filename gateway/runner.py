@@ -16,6 +16,7 @@ import gateway.intake.dispatch  # registers the dispatch job
 import gateway.matching.candidates  # registers the match refresh job
 import gateway.timers  # noqa: F401  (registers the periodic work)
 from gateway import jobs
+from gateway.intake.parsing import close_pools
 from gateway.jobs import run_worker
 from gateway.settings import Settings
 
@@ -55,6 +56,7 @@ class Service:
                 log.exception("error while stopping a component", extra={"component": name})
         for t in self.threads:
             t.join(timeout=30)
+        close_pools()  # the parser processes, once the worker no longer reads with them
 
 
 def run(

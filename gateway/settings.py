@@ -57,6 +57,7 @@ class Jobs:
     poll_seconds: float
     max_attempts: int
     lease_seconds: int
+    parser_processes: int
 
 
 @dataclass(frozen=True)
@@ -433,6 +434,8 @@ def _validate(s: Settings) -> None:
         )
     if s.deadlines.first_contact_days < 0:
         raise SettingsError("deadlines.first_contact_days must be 0 (the same day) or more")
+    if not 0 <= s.jobs.parser_processes <= 16:
+        raise SettingsError("jobs.parser_processes must be from 0 (parse in the worker) to 16")
     if not 0 <= s.matching.lower_threshold <= s.matching.upper_threshold <= 1:
         raise SettingsError("matching thresholds must satisfy 0 <= lower <= upper <= 1")
     _validate_limits(s.limits)

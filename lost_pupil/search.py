@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from rapidfuzz.distance import JaroWinkler
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Select, String, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from lost_pupil.index import name_keys, name_parts, normalise_name, phonetic, swap_day_month
@@ -251,20 +251,23 @@ def candidates_by_keys(
     the keys table's primary key, DOB (with day and month swapped) and postcode on
     their own indexes. For the matching engine as much as for search().
     """
-    found: dict[int, set[str]] = {}
-    # Core on the session's connection: plain rows, none of the ORM's per-row work.
-    conn = session.connection()
+    # Each block is its own SELECT, capped on its own (one common name must not crowd the
+    # others out), and all of them go as one statement: one round trip, one compilation.
+    blocks: list[Select[int, str]] = []
 
-    def add(ids: Iterable[int], block: str) -> None:
-        for pid in ids:
-            found.setdefault(pid, set()).add(block)
+    def block(stmt: Select[int], name: str, capped: bool = True) -> None:
+        part = stmt.limit(max_block).subquery() if capped else stmt.subquery()
+        blocks.append(select(part.c[0], literal(name, String)))
 
     upn_list = sorted({normalise_upn(u) for u in upns if u})
     if upn_list:
-        stmt = select(PupilKey.pupil_id).where(
-            PupilKey.kind == KeyKind.UPN.value, PupilKey.key.in_(upn_list)
+        block(
+            select(PupilKey.pupil_id).where(
+                PupilKey.kind == KeyKind.UPN.value, PupilKey.key.in_(upn_list)
+            ),
+            "upn",
+            capped=False,
         )
-        add(conn.execute(stmt).scalars(), "upn")
     dob_set: set[date] = set()
     for d in dobs:
         dob_set.add(d)
@@ -272,30 +275,28 @@ def candidates_by_keys(
         if swapped:
             dob_set.add(swapped)
     if dob_set:
-        stmt = select(LostPupil.id).where(LostPupil.dob.in_(sorted(dob_set))).limit(max_block)
-        add(conn.execute(stmt).scalars(), "dob")
+        block(select(LostPupil.id).where(LostPupil.dob.in_(sorted(dob_set))), "dob")
     for kind, key in sorted(set(name_keys_)):
-        # One seek per key, each capped on its own: one common name must not crowd the
-        # others out of the block. (A row-value IN list cannot seek an index on SQLite.)
-        stmt = (
-            select(PupilKey.pupil_id)
-            .where(PupilKey.kind == kind, PupilKey.key == key)
-            .limit(max_block)
-        )
-        add(conn.execute(stmt).scalars(), "name")
+        # One seek per key (a row-value IN list cannot seek an index on SQLite).
+        block(select(PupilKey.pupil_id).where(PupilKey.kind == kind, PupilKey.key == key), "name")
     for kind, prefix in sorted(set(name_prefixes)):
         # A range on the primary key: "TMSN:" <= key < "TMSN;" (';' follows ':').
-        stmt = (
+        block(
             select(PupilKey.pupil_id)
             .where(PupilKey.kind == kind, PupilKey.key >= f"{prefix}:")
-            .where(PupilKey.key < f"{prefix};")
-            .limit(max_block)
+            .where(PupilKey.key < f"{prefix};"),
+            "name",
         )
-        add(conn.execute(stmt).scalars(), "name")
     pc_list = sorted({p for p in (normalise_postcode(x) for x in postcodes) if p})
     if pc_list:
-        stmt = select(LostPupil.id).where(LostPupil.postcode.in_(pc_list)).limit(max_block)
-        add(conn.execute(stmt).scalars(), "postcode")
+        block(select(LostPupil.id).where(LostPupil.postcode.in_(pc_list)), "postcode")
+    found: dict[int, set[str]] = {}
+    if not blocks:
+        return found
+    # Core on the session's connection: plain rows, none of the ORM's per-row work.
+    rows = session.connection().execute(blocks[0] if len(blocks) == 1 else union_all(*blocks))
+    for row in rows:
+        found.setdefault(row[0], set()).add(row[1])
     return found
 
 

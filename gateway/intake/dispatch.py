@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,7 +22,8 @@ from sqlalchemy.orm import Session
 
 from gateway import audit, jobs, outbox
 from gateway.db import utcnow
-from gateway.intake.message import MessageFacts, read_message
+from gateway.intake.message import MessageFacts
+from gateway.intake.parsing import ParserPool, Reading, parser_pool, read_mail
 from gateway.intake.quarantine import Reason, hold
 from gateway.intake.rawstore import DISPATCH_JOB, RawStore, RawStoreError
 from gateway.models.case import Case, TimelineEntry
@@ -81,6 +83,7 @@ def dispatch_raw(
     _LEFTOVERS.drop(raw_id)  # reached: a batch that did not run out of time got this far
     if ready is None or ready.sha256 != row.sha256:
         ready = _read_stored(settings, session, row)
+    ready = ready.resolved()
     if isinstance(ready.data, RawStoreError):
         return _quarantine(session, row, Reason.DISPATCH_ERROR, str(ready.data))
     data = ready.data
@@ -112,40 +115,52 @@ _PREPARED = "intake.dispatch.prepared"
 @dataclass(frozen=True)
 class _Ready:
     """A stored message read and parsed before its dispatch: each step's result, or the
-    exception it raised (raised again, or held, where dispatch reaches that step)."""
+    exception it raised (raised again, or held, where dispatch reaches that step). While
+    a parser process still reads it, `pending` is its reading to come."""
 
     sha256: str
     data: bytes | RawStoreError
     facts: MessageFacts | Exception | None = None
     referral: dict[str, Any] | Exception | None = None
+    pending: tuple[ParserPool, Future[Reading]] | None = None
+
+    def resolved(self) -> _Ready:
+        """This reading complete: waits for a parser process still at work on it."""
+        if self.pending is None or not isinstance(self.data, bytes):
+            return self
+        pool, future = self.pending
+        facts, referral = pool.outcome(future, self.data)
+        return dataclasses.replace(self, facts=facts, referral=referral, pending=None)
+
+
+def _read_bytes(settings: Settings, session: Session, row: RawMessage) -> bytes | RawStoreError:
+    try:
+        return _store(settings, session).read(row)
+    except RawStoreError as exc:
+        return exc
 
 
 def _read_stored(settings: Settings, session: Session, row: RawMessage) -> _Ready:
-    try:
-        data = _store(settings, session).read(row)
-    except RawStoreError as exc:
-        return _Ready(row.sha256, exc)
-    try:
-        facts = read_message(data)
-    except Exception as exc:
-        return _Ready(row.sha256, data, exc)
+    """Read and parse in this thread (a single dispatch: the referral is read later)."""
+    data = _read_bytes(settings, session, row)
+    if isinstance(data, RawStoreError):
+        return _Ready(row.sha256, data)
+    facts, _ = read_mail(data, referral=False)
     return _Ready(row.sha256, data, facts)
 
 
-def _with_referral(ready: _Ready) -> _Ready:
-    """Also the referral parser's reading, for a message that may be a new referral."""
-    from gateway.intake.referral import read_referral
-
-    facts = ready.facts
-    if not isinstance(facts, MessageFacts) or isinstance(ready.data, RawStoreError):
-        return ready
-    if facts.too_large or facts.smime or facts.bounce or facts.auto_reply:
-        return ready
-    try:
-        read: dict[str, Any] | Exception = read_referral(facts, ready.data)
-    except Exception as exc:
-        read = exc
-    return dataclasses.replace(ready, referral=read)
+def _read_for_batch(
+    settings: Settings, session: Session, row: RawMessage, pool: ParserPool | None
+) -> _Ready:
+    """Read the bytes here (the keys stay in the worker), and parse them in a parser
+    process when there is one (the worker does not wait for it until it needs it)."""
+    data = _read_bytes(settings, session, row)
+    if isinstance(data, RawStoreError):
+        return _Ready(row.sha256, data)
+    if pool is not None:
+        return _Ready(row.sha256, data, pending=(pool, pool.submit(data)))
+    facts, referral = read_mail(data)
+    return _Ready(row.sha256, data, facts, referral)
 
 
 def prepare_dispatch(session: Session, settings: Settings, payloads: list[dict[str, Any]]) -> None:
@@ -157,11 +172,12 @@ def prepare_dispatch(session: Session, settings: Settings, payloads: list[dict[s
     rows = session.execute(
         select(RawMessage).where(RawMessage.id.in_(ids)).order_by(RawMessage.id).with_for_update()
     ).scalars()
+    pool = parser_pool(settings.jobs.parser_processes)
     ready = session.info.setdefault(_PREPARED, {})
     for row in rows:
         if row.status == RawStatus.STORED.value:
             ready[row.id] = _LEFTOVERS.get(row.id, row.sha256) or _leftover(
-                row.id, _with_referral(_read_stored(settings, session, row))
+                row.id, _read_for_batch(settings, session, row, pool)
             )
 
 
@@ -169,8 +185,9 @@ class _Leftovers:
     """Messages read and parsed for a batch that ran out of time before reaching them (its
     rest is given back and claimed again, most often by this same worker): kept, a few
     batches' worth, so the next batch does not read and parse them a second time. Only
-    complete readings are kept, by raw id and the stored bytes' digest; the reading is a
-    pure function of those bytes, so a kept one is what reading them again would give."""
+    readings whose bytes were read are kept (parsed, or still being parsed), by raw id and
+    the stored bytes' digest; the reading is a pure function of those bytes, so a kept one
+    is what reading them again would give."""
 
     def __init__(self, limit: int) -> None:
         self._limit = limit

@@ -284,7 +284,7 @@ def affected_queries(session: Session, records: Iterable[PersonRecord]) -> list[
         ).scalars()
     }
     for record in records:
-        refs |= {f"case:{c.id}" for c in case_block(session, record) if c.status != "closed"}
+        refs |= {f"case:{c.case_id}" for c in case_block(session, record) if c.status != "closed"}
     return sorted(refs)
 
 

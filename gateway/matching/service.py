@@ -3,11 +3,13 @@ EHE register), and the officer's decisions on them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy import Row, func, or_, select
+from sqlalchemy.orm import Session
 
 from gateway import audit
 from gateway.cases.inputs import ReferralInput
@@ -18,7 +20,7 @@ from gateway.matching.engine import Candidate, MatchEngine
 from gateway.matching.normalise import tokens
 from gateway.matching.records import Contact, PartialDate, PersonRecord
 from gateway.models.case import Case
-from gateway.models.child import Child, ChildAddress
+from gateway.models.child import Carer, Child, ChildAddress
 from gateway.models.matching import MatchDecision, RegisterEntry
 from gateway.sqltext import same_text
 from lost_pupil.index import name_keys, normalise_name
@@ -41,9 +43,17 @@ def _pd(d: date | None) -> PartialDate | None:
     return PartialDate.from_date(d) if d else None
 
 
-def record_from_child(child: Child, ref: str) -> PersonRecord:
-    addr = child.current_address
+def _child_record(
+    ref: str,
+    child: Any,
+    address: tuple[str | None, str | None, str | None] | None,
+    carers: Iterable[tuple[str, str | None]],
+) -> PersonRecord:
+    """A child as the matching engine reads a record: `child` is the ORM object or a row
+    with its columns, `address` the current one's (line 1, town, postcode), `carers` their
+    (name, relationship)."""
     others = child.other_names or []
+    line1, town, postcode = address or (None, None, None)
     return PersonRecord(
         record_id=ref,
         forename=child.forenames,
@@ -61,18 +71,24 @@ def record_from_child(child: Child, ref: str) -> PersonRecord:
         sex=child.sex or "",
         upn=child.upn or "",
         former_upns=tuple(str(u) for u in child.former_upns or []),
-        address=(addr.line1 or "") if addr else "",
-        town=(addr.town or "") if addr else "",
-        postcode=(addr.postcode or "") if addr else "",
+        address=line1 or "",
+        town=town or "",
+        postcode=postcode or "",
         contacts=tuple(
-            Contact(
-                " ".join(tokens(c.name)[:1]),
-                " ".join(tokens(c.name)[-1:]),
-                c.relationship_to_child or "",
-            )
-            for c in child.carers
+            Contact(" ".join(tokens(name)[:1]), " ".join(tokens(name)[-1:]), relationship or "")
+            for name, relationship in carers
         ),
         year_group=child.year_group or "",
+    )
+
+
+def record_from_child(child: Child, ref: str) -> PersonRecord:
+    addr = child.current_address
+    return _child_record(
+        ref,
+        child,
+        (addr.line1, addr.town, addr.postcode) if addr else None,
+        [(c.name, c.relationship_to_child) for c in child.carers],
     )
 
 
@@ -216,9 +232,27 @@ def _name_variants(*names: str) -> list[str]:
 CASE_BLOCK_LIMIT = 2000
 
 
-def case_block(session: Session, query: PersonRecord) -> list[Case]:
+#: What the case block reads of each case and its child: the columns a record needs.
+_CASE_COLUMNS = (
+    Case.id.label("case_id"),
+    Case.status,
+    Child.id.label("child_id"),
+    Child.forenames,
+    Child.surname,
+    Child.middle_names,
+    Child.other_names,
+    Child.dob,
+    Child.sex,
+    Child.upn,
+    Child.former_upns,
+    Child.year_group,
+)
+
+
+def case_block(session: Session, query: PersonRecord) -> list[Row[Any]]:
     """Cases (open and closed) sharing a blocking key with the query: UPN, date of birth
-    (day and month swapped too), surname, or current postcode. Each is an index seek."""
+    (day and month swapped too), surname, or current postcode. Each is an index seek.
+    Rows of `_CASE_COLUMNS`, newest case first."""
     conds = []
     upns = [u for u in (query.upn, *query.former_upns) if u]
     if upns:
@@ -241,23 +275,46 @@ def case_block(session: Session, query: PersonRecord) -> list[Case]:
     if not conds:
         return []
     stmt = (
-        select(Case)
+        select(*_CASE_COLUMNS)
         .join(Child, Child.id == Case.child_id)
         .where(or_(*conds))
-        .options(  # the child from the join the blocking already makes (no query of its own)
-            contains_eager(Case.child).selectinload(Child.addresses),
-            contains_eager(Case.child).selectinload(Child.carers),
-        )
         .order_by(Case.id.desc())
         .limit(CASE_BLOCK_LIMIT)
     )
-    return list(session.execute(stmt).unique().scalars())
+    return list(session.execute(stmt))
+
+
+def case_records(session: Session, query: PersonRecord) -> list[PersonRecord]:
+    """The case block as records: plain rows (none of the ORM's per-object work), the
+    children's current addresses and carers read in one query each."""
+    rows = case_block(session, query)
+    if not rows:
+        return []
+    ids = sorted({r.child_id for r in rows})
+    addresses: dict[int, tuple[str | None, str | None, str | None]] = {}
+    for a in session.execute(
+        select(ChildAddress.child_id, ChildAddress.line1, ChildAddress.town, ChildAddress.postcode)
+        .where(ChildAddress.child_id.in_(ids), ChildAddress.to_date.is_(None))
+        .order_by(ChildAddress.id)
+    ):
+        addresses[a.child_id] = (a.line1, a.town, a.postcode)  # the newest current one wins
+    carers: dict[int, list[tuple[str, str | None]]] = {}
+    for c in session.execute(
+        select(Carer.child_id, Carer.name, Carer.relationship_to_child)
+        .where(Carer.child_id.in_(ids))
+        .order_by(Carer.id)
+    ):
+        carers.setdefault(c.child_id, []).append((c.name, c.relationship_to_child))
+    return [
+        _child_record(f"case:{r.case_id}", r, addresses.get(r.child_id), carers.get(r.child_id, ()))
+        for r in rows
+    ]
 
 
 def _gather(session: Session, query: PersonRecord, sources: tuple[str, ...]) -> list[PersonRecord]:
     records: list[PersonRecord] = []
     if "case" in sources:
-        records += [record_from_child(c.child, f"case:{c.id}") for c in case_block(session, query)]
+        records += case_records(session, query)
     if "lost_pupil" in sources:
         names = [normalise_name(n) for n in (query.surname, query.forename)]
         keys = (

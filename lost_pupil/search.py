@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -10,7 +11,16 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from rapidfuzz.distance import JaroWinkler
-from sqlalchemy import ColumnElement, Select, String, literal, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Select,
+    String,
+    bindparam,
+    literal,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from lost_pupil.index import name_keys, name_parts, normalise_name, phonetic, swap_day_month
@@ -235,6 +245,43 @@ def to_probability(weight: float) -> float:
     return 1.0 / (1.0 + math.exp(-(weight - PRIOR)))
 
 
+@functools.lru_cache(maxsize=128)
+def _blocks_statement(
+    upns: bool, dobs: bool, keys: int, ranges: int, postcodes: bool, cap: int
+) -> Executable:
+    """The blocking lookups for one shape of query, as one statement with its values bound
+    by name: built once per shape (a query's values change, its shape seldom does).
+
+    Each block is its own SELECT, capped on its own (one common name must not crowd the
+    others out), all of them in one UNION ALL: one round trip. Each is an index seek (a
+    row-value IN list could not seek the keys' index on SQLite, so one SELECT per key)."""
+    parts: list[Select[int, str]] = []
+
+    def block(stmt: Select[int], name: str, capped: bool = True) -> None:
+        part = stmt.limit(cap).subquery() if capped else stmt.subquery()
+        parts.append(select(part.c[0], literal(name, String)))
+
+    key = PupilKey.key
+    if upns:
+        upn = PupilKey.kind == KeyKind.UPN.value
+        block(select(PupilKey.pupil_id).where(upn, key.in_(bindparam("upns", expanding=True))),
+              "upn", capped=False)  # fmt: skip
+    if dobs:
+        block(select(LostPupil.id).where(LostPupil.dob.in_(bindparam("dobs", expanding=True))),
+              "dob")  # fmt: skip
+    for i in range(keys):
+        same = (PupilKey.kind == bindparam(f"kind{i}"), key == bindparam(f"key{i}"))
+        block(select(PupilKey.pupil_id).where(*same), "name")
+    for i in range(ranges):
+        within = (key >= bindparam(f"from{i}"), key < bindparam(f"to{i}"))
+        block(select(PupilKey.pupil_id).where(PupilKey.kind == bindparam(f"rkind{i}"), *within),
+              "name")  # fmt: skip
+    if postcodes:
+        pc = LostPupil.postcode.in_(bindparam("postcodes", expanding=True))
+        block(select(LostPupil.id).where(pc), "postcode")
+    return parts[0] if len(parts) == 1 else union_all(*parts)
+
+
 def candidates_by_keys(
     session: Session,
     *,
@@ -251,23 +298,10 @@ def candidates_by_keys(
     the keys table's primary key, DOB (with day and month swapped) and postcode on
     their own indexes. For the matching engine as much as for search().
     """
-    # Each block is its own SELECT, capped on its own (one common name must not crowd the
-    # others out), and all of them go as one statement: one round trip, one compilation.
-    blocks: list[Select[int, str]] = []
-
-    def block(stmt: Select[int], name: str, capped: bool = True) -> None:
-        part = stmt.limit(max_block).subquery() if capped else stmt.subquery()
-        blocks.append(select(part.c[0], literal(name, String)))
-
+    params: dict[str, Any] = {}
     upn_list = sorted({normalise_upn(u) for u in upns if u})
     if upn_list:
-        block(
-            select(PupilKey.pupil_id).where(
-                PupilKey.kind == KeyKind.UPN.value, PupilKey.key.in_(upn_list)
-            ),
-            "upn",
-            capped=False,
-        )
+        params["upns"] = upn_list
     dob_set: set[date] = set()
     for d in dobs:
         dob_set.add(d)
@@ -275,27 +309,25 @@ def candidates_by_keys(
         if swapped:
             dob_set.add(swapped)
     if dob_set:
-        block(select(LostPupil.id).where(LostPupil.dob.in_(sorted(dob_set))), "dob")
-    for kind, key in sorted(set(name_keys_)):
-        # One seek per key (a row-value IN list cannot seek an index on SQLite).
-        block(select(PupilKey.pupil_id).where(PupilKey.kind == kind, PupilKey.key == key), "name")
-    for kind, prefix in sorted(set(name_prefixes)):
+        params["dobs"] = sorted(dob_set)
+    keys = sorted(set(name_keys_))
+    for i, (kind, key) in enumerate(keys):
+        params[f"kind{i}"], params[f"key{i}"] = kind, key
+    ranges = sorted(set(name_prefixes))
+    for i, (kind, prefix) in enumerate(ranges):
         # A range on the primary key: "TMSN:" <= key < "TMSN;" (';' follows ':').
-        block(
-            select(PupilKey.pupil_id)
-            .where(PupilKey.kind == kind, PupilKey.key >= f"{prefix}:")
-            .where(PupilKey.key < f"{prefix};"),
-            "name",
-        )
+        params[f"rkind{i}"], params[f"from{i}"], params[f"to{i}"] = kind, f"{prefix}:", f"{prefix};"
     pc_list = sorted({p for p in (normalise_postcode(x) for x in postcodes) if p})
     if pc_list:
-        block(select(LostPupil.id).where(LostPupil.postcode.in_(pc_list)), "postcode")
+        params["postcodes"] = pc_list
     found: dict[int, set[str]] = {}
-    if not blocks:
+    if not params:
         return found
+    stmt = _blocks_statement(
+        bool(upn_list), bool(dob_set), len(keys), len(ranges), bool(pc_list), max_block
+    )
     # Core on the session's connection: plain rows, none of the ORM's per-row work.
-    rows = session.connection().execute(blocks[0] if len(blocks) == 1 else union_all(*blocks))
-    for row in rows:
+    for row in session.connection().execute(stmt, params):
         found.setdefault(row[0], set()).add(row[1])
     return found
 

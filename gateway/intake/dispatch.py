@@ -110,6 +110,7 @@ def dispatch_raw(
 
 #: session.info key: what `prepare_dispatch` read and parsed for the batch, by raw id.
 _PREPARED = "intake.dispatch.prepared"
+_PREPARED_ROWS = "intake.dispatch.prepared_rows"
 
 
 @dataclass(frozen=True)
@@ -169,9 +170,19 @@ def prepare_dispatch(session: Session, settings: Settings, payloads: list[dict[s
     log's lock (the case store's order), so this is the part that workers share out."""
     ids = [int(p["raw_id"]) for p in payloads]
     # Locked together on PostgreSQL (see dispatch_raw), ordered so workers never deadlock.
-    rows = session.execute(
-        select(RawMessage).where(RawMessage.id.in_(ids)).order_by(RawMessage.id).with_for_update()
-    ).scalars()
+    rows = (
+        session.execute(
+            select(RawMessage)
+            .where(RawMessage.id.in_(ids))
+            .order_by(RawMessage.id)
+            .with_for_update()
+        )
+        .scalars()
+        .all()
+    )
+    # Held for the batch: the session's identity map keeps rows only while they are used,
+    # and each dispatch then finds its row there instead of reading it again.
+    session.info[_PREPARED_ROWS] = rows
     pool = parser_pool(settings.jobs.parser_processes)
     ready = session.info.setdefault(_PREPARED, {})
     for row in rows:

@@ -106,11 +106,13 @@ def refresh(
     *,
     sources: tuple[str, ...] = SOURCES,
     actor: str = ACTOR,
+    fresh: bool = False,
 ) -> list[MatchCandidate]:
     """Run the matcher for one referral or case and store its candidates (review or better).
 
     Rows the officer already settled stay as they are; pending rows no longer found are
-    superseded, so the queues show only what the matcher still proposes.
+    superseded, so the queues show only what the matcher still proposes. `fresh`: the
+    query was created in this transaction, so it has no candidates or decisions yet.
     """
     query = query_record(session, query_ref)
     if query is None:
@@ -123,13 +125,18 @@ def refresh(
         actor=actor,
         sources=sources,
         limit=11,
+        decided=frozenset() if fresh else None,
     )
-    existing = {
-        row.target_ref: row
-        for row in session.execute(
-            select(MatchCandidate).where(MatchCandidate.query_ref == query_ref)
-        ).scalars()
-    }
+    existing = (
+        {}
+        if fresh
+        else {
+            row.target_ref: row
+            for row in session.execute(
+                select(MatchCandidate).where(MatchCandidate.query_ref == query_ref)
+            ).scalars()
+        }
+    )
     now = utcnow()
     kept: list[MatchCandidate] = []
     seen: set[str] = set()

@@ -372,15 +372,21 @@ def find_candidates(
     as_of: date | None = None,
     sources: tuple[str, ...] = SOURCES,
     limit: int = 10,
+    decided: frozenset[str] | None = None,
 ) -> list[SourcedCandidate]:
-    """Ranked candidates across the sources, with per-field evidence; the search is audited."""
+    """Ranked candidates across the sources, with per-field evidence; the search is audited.
+    `decided`: the targets already settled for this query, when the caller knows them."""
     records = _gather(session, query, sources)
     out: list[SourcedCandidate] = []
     if records:
         engine = MatchEngine(
             records, thresholds=thresholds, as_of=as_of, term_frequencies=False, family_guard=True
         )
-        for cand in engine.candidates(query, limit=limit, exclude=decided_refs(session, query_ref)):
+        for cand in engine.candidates(
+            query,
+            limit=limit,
+            exclude=decided_refs(session, query_ref) if decided is None else decided,
+        ):
             source, _, _ = cand.record_id.partition(":")
             out.append(SourcedCandidate(source, cand.record_id, cand))
     audit.record(

@@ -117,7 +117,7 @@ def receive(
         entity_id=referral.id,
         detail={"channel": referral.channel, "raw_id": raw_id},
     )
-    found = candidates.refresh(session, settings, f"referral:{referral.id}")
+    found = candidates.refresh(session, settings, f"referral:{referral.id}", fresh=True)
     named = not any(p.field in ("forename", "surname") for p in problems)
     if named and not triage_only:
         data = ReferralInput(**cleaned)

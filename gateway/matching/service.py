@@ -3,12 +3,13 @@ EHE register), and the officer's decisions on them."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Row, func, or_, select
+from sqlalchemy import ColumnElement, Executable, Row, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from gateway import audit
@@ -22,7 +23,7 @@ from gateway.matching.records import Contact, PartialDate, PersonRecord
 from gateway.models.case import Case
 from gateway.models.child import Carer, Child, ChildAddress
 from gateway.models.matching import MatchDecision, RegisterEntry
-from gateway.sqltext import same_text
+from gateway.sqltext import normal_text
 from lost_pupil.index import name_keys, normalise_name
 from lost_pupil.models import LostPupil
 from lost_pupil.search import candidates_by_keys, listed_as_lost
@@ -167,6 +168,18 @@ def record_from_referral(data: ReferralInput, ref: str) -> PersonRecord:
     )
 
 
+# The statements matching runs for every referral, built once with their values bound by
+# name (constructing a statement costs more than SQLite takes to run it).
+_OPEN_CASES = select(Case).join(Child, Child.id == Case.child_id).where(Case.status != CLOSED)
+_SAME_UPN = _OPEN_CASES.where(Child.upn == bindparam("upn"))
+#: Compared exactly, never as a pattern: trimmed and lower-cased (sqltext.same_text's rule).
+_SAME_DETAILS = _OPEN_CASES.where(
+    Child.dob == bindparam("dob"),
+    func.lower(func.trim(Child.surname)) == bindparam("surname"),
+    func.lower(func.trim(Child.forenames)) == bindparam("forename"),
+).order_by(Case.id)
+
+
 def certain_open_case(session: Session, data: ReferralInput, thresholds: Thresholds) -> Case | None:
     """The open case this referral is certainly about, or None.
 
@@ -174,22 +187,15 @@ def certain_open_case(session: Session, data: ReferralInput, thresholds: Thresho
     never as a pattern) *and* the matching engine proposing the case with no identity
     conflict. Anything less is for the officer to decide, never attached by itself.
     """
-    open_cases = select(Case).join(Child, Child.id == Case.child_id).where(Case.status != CLOSED)
     if data.upn:
-        same_upn = session.execute(open_cases.where(Child.upn == data.upn)).scalars().first()
+        same_upn = session.execute(_SAME_UPN, {"upn": data.upn}).scalars().first()
         if same_upn is not None:
             return same_upn
     if data.dob is None:
         return None
-    same_details = list(
-        session.execute(
-            open_cases.where(
-                Child.dob == data.dob,
-                same_text(Child.surname, data.surname),
-                same_text(Child.forenames, data.forename),
-            ).order_by(Case.id)
-        ).scalars()
-    )
+    same = {"dob": data.dob, "surname": normal_text(data.surname),
+            "forename": normal_text(data.forename)}  # fmt: skip
+    same_details = list(session.execute(_SAME_DETAILS, same).scalars())
     if not same_details:
         return None
     by_ref = {f"case:{c.id}": c for c in same_details}
@@ -249,39 +255,63 @@ _CASE_COLUMNS = (
 )
 
 
-def case_block(session: Session, query: PersonRecord) -> list[Row[Any]]:
-    """Cases (open and closed) sharing a blocking key with the query: UPN, date of birth
-    (day and month swapped too), surname, or current postcode. Each is an index seek.
-    Rows of `_CASE_COLUMNS`, newest case first."""
-    conds = []
-    upns = [u for u in (query.upn, *query.former_upns) if u]
+@functools.lru_cache(maxsize=32)
+def _case_block_statement(upns: bool, dobs: bool, surnames: bool, postcode: bool) -> Executable:
+    """The case block for one shape of query, its values bound by name: built once."""
+    conds: list[ColumnElement[bool]] = []
     if upns:
-        conds.append(Child.upn.in_(upns))
-    dobs = _dobs(query)
+        conds.append(Child.upn.in_(bindparam("upns", expanding=True)))
     if dobs:
-        conds.append(Child.dob.in_(dobs))
-    surnames = _name_variants(query.surname, *query.former_surnames)
+        conds.append(Child.dob.in_(bindparam("dobs", expanding=True)))
     if surnames:
-        conds.append(Child.surname.in_(surnames))
-    if query.postcode:
-        conds.append(
-            Child.id.in_(
-                select(ChildAddress.child_id).where(
-                    ChildAddress.postcode == query.postcode.strip().upper(),
-                    ChildAddress.to_date.is_(None),
-                )
-            )
+        conds.append(Child.surname.in_(bindparam("surnames", expanding=True)))
+    if postcode:
+        at = select(ChildAddress.child_id).where(
+            ChildAddress.postcode == bindparam("postcode"), ChildAddress.to_date.is_(None)
         )
-    if not conds:
-        return []
-    stmt = (
+        conds.append(Child.id.in_(at))
+    return (
         select(*_CASE_COLUMNS)
         .join(Child, Child.id == Case.child_id)
         .where(or_(*conds))
         .order_by(Case.id.desc())
         .limit(CASE_BLOCK_LIMIT)
     )
-    return list(session.execute(stmt))
+
+
+def case_block(session: Session, query: PersonRecord) -> list[Row[Any]]:
+    """Cases (open and closed) sharing a blocking key with the query: UPN, date of birth
+    (day and month swapped too), surname, or current postcode. Each is an index seek.
+    Rows of `_CASE_COLUMNS`, newest case first."""
+    params: dict[str, Any] = {}
+    upns = [u for u in (query.upn, *query.former_upns) if u]
+    if upns:
+        params["upns"] = upns
+    dobs = _dobs(query)
+    if dobs:
+        params["dobs"] = dobs
+    surnames = _name_variants(query.surname, *query.former_surnames)
+    if surnames:
+        params["surnames"] = surnames
+    if query.postcode:
+        params["postcode"] = query.postcode.strip().upper()
+    if not params:
+        return []
+    shape = (bool(upns), bool(dobs), bool(surnames), bool(query.postcode))
+    return list(session.execute(_case_block_statement(*shape), params))
+
+
+_CURRENT_ADDRESSES = (
+    select(ChildAddress.child_id, ChildAddress.line1, ChildAddress.town, ChildAddress.postcode)
+    .where(ChildAddress.child_id.in_(bindparam("ids", expanding=True)))
+    .where(ChildAddress.to_date.is_(None))
+    .order_by(ChildAddress.id)
+)
+_CARERS = (
+    select(Carer.child_id, Carer.name, Carer.relationship_to_child)
+    .where(Carer.child_id.in_(bindparam("ids", expanding=True)))
+    .order_by(Carer.id)
+)
 
 
 def case_records(session: Session, query: PersonRecord) -> list[PersonRecord]:
@@ -290,20 +320,12 @@ def case_records(session: Session, query: PersonRecord) -> list[PersonRecord]:
     rows = case_block(session, query)
     if not rows:
         return []
-    ids = sorted({r.child_id for r in rows})
+    ids = {"ids": sorted({r.child_id for r in rows})}
     addresses: dict[int, tuple[str | None, str | None, str | None]] = {}
-    for a in session.execute(
-        select(ChildAddress.child_id, ChildAddress.line1, ChildAddress.town, ChildAddress.postcode)
-        .where(ChildAddress.child_id.in_(ids), ChildAddress.to_date.is_(None))
-        .order_by(ChildAddress.id)
-    ):
+    for a in session.execute(_CURRENT_ADDRESSES, ids):
         addresses[a.child_id] = (a.line1, a.town, a.postcode)  # the newest current one wins
     carers: dict[int, list[tuple[str, str | None]]] = {}
-    for c in session.execute(
-        select(Carer.child_id, Carer.name, Carer.relationship_to_child)
-        .where(Carer.child_id.in_(ids))
-        .order_by(Carer.id)
-    ):
+    for c in session.execute(_CARERS, ids):
         carers.setdefault(c.child_id, []).append((c.name, c.relationship_to_child))
     return [
         _child_record(f"case:{r.case_id}", r, addresses.get(r.child_id), carers.get(r.child_id, ()))

@@ -58,7 +58,8 @@ def collector_paused() -> Iterator[None]:
     walks them and the old ones walk the whole heap again and again, for no garbage:
     the records it builds free themselves by reference count. The pause is counted, so
     imports running in two threads at once switch it back on only when both have ended,
-    and only if it was on when the first began.
+    and only if it was on when the first began. The collector is process-wide: other
+    threads' cyclic garbage waits for the import to end (seconds), and is collected then.
     """
     global _pauses, _resume
     with _pause_lock:

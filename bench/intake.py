@@ -135,7 +135,10 @@ def main() -> None:
          pair_ratios=[round(o / f, 2) for o, f in zip(ours, floors, strict=True)],
          engine="sqlite")  # fmt: skip
 
-    smtp_to_case(work / "e2e", floor)
+    # One worker with its parser process beside it (as `cme run` has it), then the same
+    # worker parsing in its own thread: the parser process's share, in the same run.
+    for processes in (1, 0):
+        smtp_to_case(work / f"e2e-{processes}", floor, parser_processes=processes)
     postgres_workers(work / "pg", floor)
 
 
@@ -174,12 +177,26 @@ class _Writes:
         event.remove(Session, "after_flush", self._after_flush)
 
 
-def smtp_to_case(home: Path, floor: float) -> None:
+def _children_cpu() -> float:
+    """CPU seconds of this process's running multiprocessing children (the parser
+    processes: the senders have finished when it is read), from /proc; 0.0 elsewhere."""
+    total = 0.0
+    for child in multiprocessing.active_children():
+        try:
+            fields = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def smtp_to_case(home: Path, floor: float, *, parser_processes: int) -> None:
     """SMTP in, one worker dispatching beside the listener (woken by each index commit),
     timed from the first message sent to the last one dispatched."""
     settings = load_settings(
-        {"CME_HOME": str(home), "CME_SMTP_MAX_MESSAGES_PER_MINUTE_PER_PEER": "0"}
-    )
+        {"CME_HOME": str(home), "CME_SMTP_MAX_MESSAGES_PER_MINUTE_PER_PEER": "0",
+         "CME_JOBS_PARSER_PROCESSES": str(parser_processes)}
+    )  # fmt: skip
     engine = make_engine(f"sqlite:///{home / 'cme.db'}")
     migrate(engine)
     store = RawStore(home, engine)
@@ -194,10 +211,12 @@ def smtp_to_case(home: Path, floor: float) -> None:
     payloads = [mail.referral(700_000 + n, size=BODY) for n in range(DISPATCH_N)]
     writes = _Writes()
     cpu = time.process_time()  # this process: listener, indexer and worker (not the senders)
+    parsers = _children_cpu()
     started = time.perf_counter()
     blast(port, payloads)
     finished = _wait_dispatched(engine, len(warm) + DISPATCH_N)
     cpu = time.process_time() - cpu
+    parsers = _children_cpu() - parsers
     writes.close()
     stop.set()
     jobs.notify()
@@ -211,6 +230,8 @@ def smtp_to_case(home: Path, floor: float) -> None:
          ratio=round(rate / floor, 3), goal=150, workers=1, connections=CONNECTIONS,
          messages=DISPATCH_N, message_bytes=len(payloads[0]),
          cpu_ms_per_referral=round(cpu / DISPATCH_N * 1000, 2),
+         parser_processes=parser_processes,
+         parser_cpu_ms_per_referral=round(parsers / DISPATCH_N * 1000, 2),
          flushes_per_referral=round(writes.flushes / DISPATCH_N, 1),
          orm_rows_per_referral=round(writes.rows / DISPATCH_N, 1),
          batch=DISPATCH_BATCH, outcomes=dict(outcomes), engine="sqlite")  # fmt: skip

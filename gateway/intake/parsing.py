@@ -161,6 +161,18 @@ def parser_pool(processes: int) -> ParserPool | None:
         return pool
 
 
+def _forget_pools_in_child() -> None:
+    """A forked process (a test harness, a bench worker) inherits the pools but none of
+    their threads: it starts its own parser processes when it needs them, and never touches
+    its parent's."""
+    global _POOLS_LOCK
+    _POOLS.clear()
+    _POOLS_LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pools_in_child)
+
+
 @atexit.register
 def close_pools() -> None:
     """Stop every parser process (at exit, and when `cme run` stops)."""

@@ -173,3 +173,28 @@ def test_a_parser_process_stops_when_its_worker_is_killed_outright() -> None:
     for pid in leftover:
         os.kill(pid, signal.SIGKILL)
     assert not leftover, "a parser process outlived the worker that started it"
+
+
+def _read_in_forked_child() -> None:
+    from gateway.intake.parsing import parser_pool
+
+    pool = parser_pool(1)
+    assert pool is not None
+    facts, _ = pool.outcome(pool.submit(SAMPLES[0]), SAMPLES[0])
+    os._exit(0 if not isinstance(facts, Exception) and facts.message_id else 3)
+
+
+def test_a_forked_process_starts_its_own_parser_instead_of_waiting_on_its_parents() -> None:
+    import multiprocessing
+
+    from gateway.intake.parsing import parser_pool
+
+    pool = parser_pool(1)
+    assert pool is not None
+    pool.outcome(pool.submit(SAMPLES[0]), SAMPLES[0])  # the parent's parser is running
+    child = multiprocessing.get_context("fork").Process(target=_read_in_forked_child)
+    child.start()
+    child.join(timeout=600)  # generous: a child that hangs on its parent's pool never ends
+    if child.is_alive():
+        child.kill()
+    assert child.exitcode == 0

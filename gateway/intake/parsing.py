@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing
+import multiprocessing.util
 import os
 import pickle
 import threading
@@ -97,6 +98,11 @@ class ParserPool:
     def _pool(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._executor is None:
+                # A multiprocessing child waits at exit for its own children, these among
+                # them: a finalizer stops them first (atexit does it in any other process),
+                # before the executor's queues close theirs (priority 10) and the stop
+                # could no longer be sent.
+                multiprocessing.util.Finalize(self, self.close, exitpriority=20)
                 self._executor = ProcessPoolExecutor(
                     max_workers=self.processes,
                     mp_context=multiprocessing.get_context("spawn"),

@@ -184,3 +184,13 @@ def cli(request: pytest.FixtureRequest) -> CliCall:
         return CliCall()
     request.getfixturevalue("cme_home")
     return CliCall(CliCall.add_user(CLI_USER))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Stop the parser processes dispatch started while the session is still running, not
+    at interpreter exit, where pytest-xdist interrupts a worker's main thread to end it."""
+    import sys
+
+    parsing = sys.modules.get("gateway.intake.parsing")
+    if parsing is not None:
+        parsing.close_pools()

@@ -17,6 +17,7 @@ import os
 import pickle
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -93,16 +94,19 @@ class ParserPool:
         self.processes = processes
         self._reader = reader or read_in_child  # a module-level function (it is pickled)
         self._executor: ProcessPoolExecutor | None = None
+        #: The executor each pending reading was given to: a crash restarts only that one.
+        self._origin: weakref.WeakKeyDictionary[Future[Reading], ProcessPoolExecutor] = (
+            weakref.WeakKeyDictionary()
+        )
         self._lock = threading.Lock()
+        # A multiprocessing child waits at exit for its own children, these among them: a
+        # finalizer stops them first (atexit does it in any other process), before the
+        # executor's queues close theirs (priority 10) and the stop could no longer be sent.
+        multiprocessing.util.Finalize(self, self.close, exitpriority=20)
 
     def _pool(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._executor is None:
-                # A multiprocessing child waits at exit for its own children, these among
-                # them: a finalizer stops them first (atexit does it in any other process),
-                # before the executor's queues close theirs (priority 10) and the stop
-                # could no longer be sent.
-                multiprocessing.util.Finalize(self, self.close, exitpriority=20)
                 self._executor = ProcessPoolExecutor(
                     max_workers=self.processes,
                     mp_context=multiprocessing.get_context("spawn"),
@@ -111,7 +115,11 @@ class ParserPool:
                 )
             return self._executor
 
-    def _restart(self, broken: ProcessPoolExecutor) -> None:
+    def _restart(self, broken: ProcessPoolExecutor | None) -> None:
+        """Stop a broken executor; the next submission starts a fresh one. A newer one
+        (started after another reading found this one broken) is left as it is."""
+        if broken is None:
+            return
         with self._lock:
             if self._executor is broken:
                 self._executor = None
@@ -121,9 +129,13 @@ class ParserPool:
         for _ in range(2):  # a pool found broken on submit is started again once
             executor = self._pool()
             try:
-                return executor.submit(self._reader, data)
+                future = executor.submit(self._reader, data)
             except BrokenProcessPool:
                 self._restart(executor)
+                continue
+            with self._lock:
+                self._origin[future] = executor
+            return future
         raise BrokenProcessPool("the parser processes cannot be started")
 
     def outcome(self, future: Future[Reading], data: bytes) -> Reading:
@@ -133,16 +145,13 @@ class ParserPool:
         try:
             return future.result()
         except BrokenProcessPool:
-            pass
-        executor = self._executor
-        if executor is not None:
-            self._restart(executor)
+            self._restart(self._origin.get(future))
+        retry: Future[Reading] | None = None
         try:
-            return self.submit(data).result()
+            retry = self.submit(data)
+            return retry.result()
         except BrokenProcessPool:
-            executor = self._executor
-            if executor is not None:
-                self._restart(executor)
+            self._restart(None if retry is None else self._origin.get(retry))
             return ParserCrashed("the parser process stopped while reading it"), None
 
     def close(self) -> None:

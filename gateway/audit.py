@@ -219,8 +219,10 @@ def record(
         scheme=LEGACY if key is None else KEYED,
         hash=_digest(*fields) if key is None else _mac(key, *fields),
     )
+    # Not flushed here: it goes with the transaction's next flush, in the order entries were
+    # added (the unit of work inserts one table's new rows in that order, so ids follow the
+    # chain). Every read of the log is an ORM query, which flushes it first.
     session.add(entry)
-    session.flush()
     session.info[_HEAD] = (session.get_transaction(), entry, _Head(entry.hash, entry.scheme))
     return entry
 
@@ -251,7 +253,7 @@ def _own_head(session: Session) -> _Head | None:
         del session.info[_HEAD]
         return None
     state = inspect(entry)
-    if not state.persistent:  # deleted, or undone in a savepoint and expunged
+    if not (state.pending or state.persistent):  # deleted, or undone with its savepoint
         del session.info[_HEAD]
         return None
     return head

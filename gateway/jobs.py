@@ -30,26 +30,33 @@ _BATCH: dict[str, int] = {}
 #: kind -> prepare(session, settings, payloads), run before a batch's handlers.
 Prepare = Callable[[Session, Settings, list[dict[str, Any]]], None]
 _PREPARE: dict[str, Prepare] = {}
+#: Kinds whose handlers keep their own failures undone (see register).
+_ISOLATED: set[str] = set()
 #: name -> periodic function(engine, settings, now), run on every worker tick.
 Periodic = Callable[[Engine, Settings, datetime], None]
 _PERIODIC: dict[str, Periodic] = {}
 
 
 def register(
-    kind: str, *, batch: int = 1, prepare: Prepare | None = None
+    kind: str, *, batch: int = 1, prepare: Prepare | None = None, isolated: bool = False
 ) -> Callable[[Handler], Handler]:
     """A handler for jobs of `kind`. With `batch` > 1, up to that many due jobs of the kind
     are claimed together and run in one transaction, each in its own savepoint (so a
     failing job is undone alone); only for handlers that never commit or wait on the
     network themselves, since the batch holds its transaction open while it runs.
     `prepare(session, settings, payloads)` runs first for the whole batch: reads and pure
-    work done before any job of it writes (on PostgreSQL, before any lock is taken)."""
+    work done before any job of it writes (on PostgreSQL, before any lock is taken).
+    `isolated`: the handler undoes its own work when it fails (its own savepoint) and
+    raises only when it cannot: a batch runs it without a savepoint of its own, and when
+    it raises, the batch is undone and each of its jobs runs alone."""
 
     def wrap(fn: Handler) -> Handler:
         _HANDLERS[kind] = fn
         _BATCH[kind] = max(1, batch)
         if prepare is not None:
             _PREPARE[kind] = prepare
+        if isolated:
+            _ISOLATED.add(kind)
         return fn
 
     return wrap
@@ -254,14 +261,19 @@ def _run_together(engine: Engine, settings: Settings, ids: list[int]) -> int:
                     continue
                 ran.append(job)
                 handler = _HANDLERS[job.kind]
-                try:
-                    with session.begin_nested():
-                        handler(session, settings, dict(job.payload))
-                except Exception as exc:
-                    log.warning(
-                        "job failed", extra={"job_id": job.id, "error_type": type(exc).__name__}
-                    )
-                    failed[job.id] = _error_text(exc)
+                if job.kind in _ISOLATED:
+                    # Undone by itself, or it raises and the whole batch runs job by job.
+                    handler(session, settings, dict(job.payload))
+                else:
+                    try:
+                        with session.begin_nested():
+                            handler(session, settings, dict(job.payload))
+                    except Exception as exc:
+                        log.warning(
+                            "job failed",
+                            extra={"job_id": job.id, "error_type": type(exc).__name__},
+                        )
+                        failed[job.id] = _error_text(exc)
                 if started is None:
                     # Timed from the end of the first job: by then the batch holds what it
                     # locks (on PostgreSQL the audit log's lock, which the first job may

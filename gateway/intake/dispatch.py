@@ -151,11 +151,10 @@ def _read_stored(settings: Settings, session: Session, row: RawMessage) -> _Read
 
 
 def _read_for_batch(
-    settings: Settings, session: Session, row: RawMessage, pool: ParserPool | None
+    row: RawMessage, data: bytes | RawStoreError, pool: ParserPool | None
 ) -> _Ready:
-    """Read the bytes here (the keys stay in the worker), and parse them in a parser
+    """The bytes were read here (the keys stay in the worker): parse them in a parser
     process when there is one (the worker does not wait for it until it needs it)."""
-    data = _read_bytes(settings, session, row)
     if isinstance(data, RawStoreError):
         return _Ready(row.sha256, data)
     if pool is not None:
@@ -185,11 +184,16 @@ def prepare_dispatch(session: Session, settings: Settings, payloads: list[dict[s
     session.info[_PREPARED_ROWS] = rows
     pool = parser_pool(settings.jobs.parser_processes)
     ready = session.info.setdefault(_PREPARED, {})
+    unread = []
     for row in rows:
         if row.status == RawStatus.STORED.value:
-            ready[row.id] = _LEFTOVERS.get(row.id, row.sha256) or _leftover(
-                row.id, _read_for_batch(settings, session, row, pool)
-            )
+            kept = _LEFTOVERS.get(row.id, row.sha256)
+            if kept is not None:
+                ready[row.id] = kept
+            else:
+                unread.append(row)
+    for row, data in zip(unread, _store(settings, session).read_many(unread), strict=True):
+        ready[row.id] = _leftover(row.id, _read_for_batch(row, data, pool))
 
 
 class _Leftovers:
@@ -499,7 +503,8 @@ def dispatch_safely(
         )
 
 
-#: Messages dispatched in one transaction (each in its own savepoint, see jobs.register):
+#: Messages dispatched in one transaction (each in dispatch_safely's savepoint, so the
+#: batch adds none of its own: jobs.register's `isolated`):
 #: enough to spread a commit and a claim over many messages, few enough that the write
 #: lock SQLite's intake indexer also needs is held only briefly.
 DISPATCH_BATCH = 32
@@ -507,7 +512,7 @@ DISPATCH_BATCH = 32
 _LEFTOVERS = _Leftovers(limit=2 * DISPATCH_BATCH)
 
 
-@jobs.register(DISPATCH_JOB, batch=DISPATCH_BATCH, prepare=prepare_dispatch)
+@jobs.register(DISPATCH_JOB, batch=DISPATCH_BATCH, prepare=prepare_dispatch, isolated=True)
 def dispatch_job(session: Session, settings: Settings, payload: dict[str, Any]) -> None:
     dispatch_safely(session, settings, int(payload["raw_id"]))
 

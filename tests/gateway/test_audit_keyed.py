@@ -27,7 +27,7 @@ def home(cme_home: Path) -> Iterator[tuple[Settings, Engine]]:
 
 def _fill(engine: Engine, n: int = 5, start: int = 0) -> list[int]:
     with session_scope(engine) as session:
-        ids = [
+        entries = [
             audit.record(
                 session,
                 actor="officer:a",
@@ -35,10 +35,11 @@ def _fill(engine: Engine, n: int = 5, start: int = 0) -> list[int]:
                 entity="case",
                 entity_id=i,
                 detail={"i": i},
-            ).id
+            )
             for i in range(start, start + n)
         ]
-    return ids
+        session.flush()  # an entry is written with the transaction's next flush
+        return [e.id for e in entries]
 
 
 def _check(settings: Settings, engine: Engine) -> audit.VerifyResult:

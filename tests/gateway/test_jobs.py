@@ -185,3 +185,53 @@ def test_a_batch_out_of_time_gives_the_rest_back(
     assert by_n == {20: ("done", 1), 21: ("queued", 0), 22: ("queued", 0), 23: ("queued", 0)}
     monkeypatch.undo()
     assert jobs.drain(engine, s) == 3
+
+
+@jobs.register("test.isolated", batch=8, isolated=True)
+def _isolated(session: Session, settings: Settings, payload: dict[str, Any]) -> None:
+    # Undoes its own failure (as dispatch_safely does) unless told it cannot.
+    try:
+        with session.begin_nested():
+            session.add(Job(kind="test.trace", payload={"n": payload["n"]}, status="done"))
+            session.flush()
+            if payload.get("fail"):
+                raise RuntimeError("undone by the handler")
+    except RuntimeError:
+        session.add(Job(kind="test.trace", payload={"n": -payload["n"]}, status="done"))
+        if payload.get("raise"):
+            raise
+
+
+def test_an_isolated_batch_keeps_what_the_handler_undid_itself(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = load_settings()
+    monkeypatch.setattr(jobs, "BATCH_SECONDS", 3600.0)
+    with session_scope(engine) as session:
+        for n in range(1, 5):
+            jobs.enqueue(session, "test.isolated", {"n": n, "fail": n == 2})
+    assert jobs.run_batch(engine, s) == 4
+    with session_scope(engine) as session:
+        traces = session.execute(select(Job.payload).where(Job.kind == "test.trace")).scalars()
+        assert sorted(p["n"] for p in traces) == [-2, 1, 3, 4]
+        statuses = session.execute(select(Job.status).where(Job.kind == "test.isolated"))
+        assert set(statuses.scalars()) == {"done"}
+
+
+def test_an_isolated_handler_that_raises_sends_its_batch_job_by_job(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing of the batch stands from its first try (no half-done job is committed);
+    each job then runs alone: the one that raises fails alone, the rest are done once."""
+    s = load_settings()
+    monkeypatch.setattr(jobs, "BATCH_SECONDS", 3600.0)
+    with session_scope(engine) as session:
+        for n in range(1, 5):
+            jobs.enqueue(session, "test.isolated", {"n": n, "fail": n == 3, "raise": n == 3})
+    assert jobs.run_batch(engine, s) == 4
+    with session_scope(engine) as session:
+        traces = session.execute(select(Job.payload).where(Job.kind == "test.trace")).scalars()
+        assert sorted(p["n"] for p in traces) == [1, 2, 4]
+        rows = session.execute(select(Job).where(Job.kind == "test.isolated")).scalars().all()
+        by_n = {job.payload["n"]: job.status for job in rows}
+    assert by_n == {1: "done", 2: "done", 3: "queued", 4: "done"}

@@ -85,6 +85,26 @@ def test_every_message_has_its_own_data_key(store: RawStore, engine: Engine) -> 
         store.read(_row(engine, ids[0]))
 
 
+def test_a_batch_reads_each_message_as_one_read_would(store: RawStore, engine: Engine) -> None:
+    """One key query for the batch; each message's bytes, or the error reading it alone
+    gives (a disposed message, a key moved to another row), the rest read all the same."""
+    bodies = [_message(20 + n) for n in range(4)]
+    ids = [store.store(body, Arrival(IntakeChannel.SMTP)).raw_id for body in bodies]
+    with session_scope(engine) as s:
+        s.execute(delete(RawMessageKey).where(RawMessageKey.raw_id == ids[1]))
+        moved, other = s.get(RawMessageKey, ids[2]), s.get(RawMessageKey, ids[3])
+        assert moved is not None and other is not None
+        moved.wrapped = other.wrapped
+    with Session(engine) as s:
+        rows = [s.get(RawMessage, i) for i in ids]
+        assert all(rows)
+        read = list(store.read_many([r for r in rows if r is not None]))
+    assert read[0] == bodies[0] and read[3] == bodies[3]
+    assert isinstance(read[1], RawStoreError) and "disposed of" in str(read[1])
+    assert isinstance(read[2], RawStoreError) and "does not open" in str(read[2])
+    assert list(store.read_many([])) == []
+
+
 def _crashed_segment(store: RawStore, bodies: list[bytes]) -> tuple[str, list[int]]:
     """Records fsync'd by a writer that died before indexing them (no row, no seal)."""
     segment = store._open_segment()

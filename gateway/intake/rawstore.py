@@ -557,11 +557,12 @@ class RawStore:
         wanted = [row.id for row in rows if row.encrypted]
         keys: dict[int, tuple[int, bytes]] = {}
         for i in range(0, len(wanted), 500):
-            found = self._all(
+            found = self._query(
                 session,
                 select(RawMessageKey.raw_id, RawMessageKey.version, RawMessageKey.wrapped).where(
                     RawMessageKey.raw_id.in_(wanted[i : i + 500])
                 ),
+                every=True,
             )
             keys.update((int(k[0]), (int(k[1]), bytes(k[2]))) for k in found)
         for row in rows:
@@ -577,17 +578,14 @@ class RawStore:
                     continue
             yield data
 
-    def _all(self, session: Session | None, stmt: Any) -> Any:
+    def _query(self, session: Session | None, stmt: Any, *, every: bool = False) -> Any:
+        """The statement's first row (`every`: all its rows), through `session` if given."""
         if session is not None:
-            return session.execute(stmt).all()
+            result = session.execute(stmt)
+            return result.all() if every else result.first()
         with self.engine.connect() as conn:
-            return conn.execute(stmt).all()
-
-    def _query(self, session: Session | None, stmt: Any) -> Any:
-        if session is not None:
-            return session.execute(stmt).first()
-        with self.engine.connect() as conn:
-            return conn.execute(stmt).first()
+            result = conn.execute(stmt)
+            return result.all() if every else result.first()
 
     def _place(self, session: Session | None, raw_id: int) -> tuple[str, int, bool] | None:
         found = self._query(

@@ -210,9 +210,13 @@ class ImapPoller:
         while not self.stop_event.is_set():
             try:
                 report = self.poll_once()
+                backoff = 1.0
                 if report.fetched:
                     log.info("imap messages taken", extra={"messages": report.fetched})
-                backoff = 1.0
+                    # Mail that landed during the pass was announced in the replies to its
+                    # FETCH and MOVE, which IDLE would not repeat: look again at once. Only a
+                    # pass that found nothing ends on its SEARCH, so IDLE hears of what is next.
+                    continue
                 self.wait_for_mail()
             except Exception as exc:  # any failure: drop the connection, back off, try again
                 log.warning(

@@ -55,6 +55,8 @@ default_login_user = {user}
 default_internal_user = {user}
 default_internal_group = {group}
 mail_location = maildir:~/Maildir
+# No keep-alive in IDLE before the poller's 10-minute renewal: only real news wakes it.
+imap_idle_notify_interval = 15 mins
 {oauth2_passdb}passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {folder}/users

@@ -1,6 +1,12 @@
 """Mail keeps arriving in a real Dovecot mailbox while `cme run`, polling it over IMAP, is
-killed with SIGKILL at random moments; afterwards every message is stored once, dispatched
-once, and moved out of the inbox once. Used by the in-suite IMAP crash test."""
+killed with SIGKILL; afterwards every message is stored once, dispatched once, and moved out
+of the inbox once. Used by the in-suite IMAP crash test.
+
+Kills alternate between two kinds. A held kill lands in the window the design must survive,
+every time: a hook loaded into `cme run` (tests/support/imaphook) freezes the poller once it
+has stored a batch and before it moves it, when the test asks, and the test kills it there.
+A loose kill freezes the process at seeded random moments and kills it at one of them, so
+the rest of the poller's cycle is hit too."""
 
 from __future__ import annotations
 
@@ -21,6 +27,8 @@ from sqlalchemy.exc import OperationalError
 from tests.fixtures import mail
 from tests.support.crashload import CME, cme_env, start_cme, stop_cme, wait_dispatched
 from tests.support.dovecot import Dovecot, free_port
+
+_HOOK = Path(__file__).with_name("imaphook")  # its sitecustomize adds the poller's hook
 
 
 @dataclass(frozen=True)
@@ -62,18 +70,38 @@ def _stored_ids(engine: Engine) -> set[str]:
         return {row[0] for row in conn.execute(text("SELECT message_id FROM raw_messages"))}
 
 
-def _kill_in_the_window(
+def _caught(engine: Engine, watcher: IMAPClient) -> int:
+    """How much mail is both stored and still in the inbox."""
+    try:
+        return len(_message_ids(watcher) & _stored_ids(engine))
+    except OperationalError:  # SQLite locked by a frozen writer: not this moment
+        return 0
+
+
+def _kill_held(
+    proc: subprocess.Popen[bytes], engine: Engine, watcher: IMAPClient, hook: Path
+) -> int:
+    """With the hook armed, wait for the poller to stop between storing a batch and moving it,
+    and SIGKILL it there. Returns the mail so caught."""
+    deadline = time.monotonic() + 600  # a generous limit: only a poller that stopped hits it
+    while not (hook / "held").exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("the IMAP poller never stopped between storing and moving")
+        time.sleep(0.01)
+    caught = _caught(engine, watcher)
+    proc.kill()
+    (hook / "held").unlink()
+    return caught
+
+
+def _kill_loose(
     proc: subprocess.Popen[bytes], engine: Engine, watcher: IMAPClient, rng: random.Random
 ) -> int:
-    """Freeze the process at moments; SIGKILL it when frozen with mail stored but not yet moved
-    (the window the design must survive), or at the last try. Returns the mail so caught."""
-    for _ in range(200):
+    """Freeze the process at seeded random moments; SIGKILL it when frozen with mail stored but
+    not yet moved, or at the last try. Returns the mail so caught."""
+    for _ in range(20):
         os.kill(proc.pid, signal.SIGSTOP)
-        try:
-            caught = len(_message_ids(watcher) & _stored_ids(engine))
-        except OperationalError:  # SQLite locked by the frozen writer: not this moment
-            caught = 0
-        if caught:
+        if caught := _caught(engine, watcher):
             proc.kill()
             return caught
         os.kill(proc.pid, signal.SIGCONT)
@@ -92,10 +120,14 @@ def run_imap_crash(
     database_url: str | None = None,
 ) -> ImapCrashReport:
     env = cme_env(home, port := free_port(), database_url)
+    hook = home.parent / "imaphook"
+    hook.mkdir()
     env.update(
         CME_IMAP_ENABLED="true", CME_IMAP_HOST="127.0.0.1", CME_IMAP_PORT=str(dovecot.port),
         CME_IMAP_SSL="false", CME_IMAP_USER=dovecot.user, CME_IMAP_PASSWORD=dovecot.password,
         CME_IMAP_POLL_SECONDS="0.2",
+        IMAPCRASH_DIR=str(hook),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(_HOOK), env.get("PYTHONPATH")])),
     )  # fmt: skip
     subprocess.run([CME, "init"], env=env, check=True, capture_output=True)
     payloads = [mail.referral(20_000 * seed + n, size=2000) for n in range(messages)]
@@ -103,11 +135,13 @@ def run_imap_crash(
     # Kills are scheduled by progress, never by time: kill k starts once the feeder has
     # appended thresholds[k] messages, and the feeder holds back the rest of that stretch
     # until the gateway is running again, so every kill falls inside a stream of new mail
-    # however fast or loaded the machine is.
+    # however fast or loaded the machine is. Held kills (the even ones) are in the window
+    # between store and move; the feeder waits at the threshold until the hook is armed, so
+    # there is always new mail for the held batch.
     step = messages // (kills + 1)
     thresholds = [step * (k + 1) for k in range(kills)]
     progress = threading.Condition()
-    appended = restarted = 0
+    appended = restarted = armed = 0
 
     def feed() -> None:  # new mail keeps landing in the inbox, as it would in real life
         nonlocal appended
@@ -119,6 +153,9 @@ def run_imap_crash(
                     held = sum(1 for t in thresholds if n >= t + step // 2)
                     if not progress.wait_for(lambda held=held: restarted >= held, timeout=600):
                         raise RuntimeError("the gateway did not come back after a kill")
+                    due = sum(1 for k, t in enumerate(thresholds) if n >= t and k % 2 == 0)
+                    if not progress.wait_for(lambda due=due: armed >= due, timeout=600):
+                        raise RuntimeError("the test never armed the hook for a held kill")
                 client.append("INBOX", data)
                 with progress:
                     appended = n + 1
@@ -136,7 +173,14 @@ def run_imap_crash(
         with progress:
             if not progress.wait_for(lambda k=k: appended >= thresholds[k], timeout=600):
                 raise RuntimeError(f"the feeder made no progress towards kill {k + 1}")
-        caught += _kill_in_the_window(proc, engine, watcher, rng)
+        if k % 2 == 0:
+            (hook / "arm").touch()
+            with progress:
+                armed += 1
+                progress.notify_all()
+            caught += _kill_held(proc, engine, watcher, hook)
+        else:
+            caught += _kill_loose(proc, engine, watcher, rng)
         proc.wait()
         waiting += bool(_message_ids(watcher))
         proc = start_cme(env, port)

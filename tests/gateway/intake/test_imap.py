@@ -105,6 +105,35 @@ def test_idle_picks_up_new_mail_and_stop_is_prompt(
         assert thread is not None and not thread.is_alive()
 
 
+def test_mail_that_lands_during_a_pass_is_taken_without_waiting_for_idle(
+    intake_settings: Settings, dovecot: Dovecot, mailbox: IMAPClient, engine: Engine,
+    store: RawStore,
+) -> None:  # fmt: skip
+    """A message appended while a batch is being stored is announced in the replies to that
+    pass's commands, not again in IDLE: the poller must look again before idling (else it
+    waits for a keep-alive or the 10-minute IDLE renewal)."""
+    mailbox.append("INBOX", mail.referral(1))
+    landed: list[int] = []
+
+    def another_arrives(_uids: list[int]) -> None:
+        if not landed:
+            landed.append(1)
+            mailbox.append("INBOX", mail.referral(2))
+
+    poller = ImapPoller(
+        _settings(intake_settings, dovecot), engine, store, after_store=another_arrives
+    )
+    poller.start()
+    try:
+        deadline = time.monotonic() + 60  # generous: the pass after the first takes it at once
+        while _count(engine) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _count(engine) == 2
+    finally:
+        poller.stop()
+    assert (_folder(mailbox, "INBOX"), _folder(mailbox, "Processed")) == (0, 2)
+
+
 def test_uidvalidity_change_rescans_without_duplicating(
     intake_settings: Settings, dovecot: Dovecot, mailbox: IMAPClient, engine: Engine,
     store: RawStore,

@@ -81,6 +81,7 @@ def test_serve_stops_on_sigterm(cme_home: Path) -> None:
     assert _refused(port)
 
 
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 def test_a_stop_without_the_loops_wake_up_pipe_still_stops(web: WebEnv) -> None:
     """The wake-up pipe's write end closed under the server (as an fd closed twice elsewhere
     in a process can do): stop() still closes the listener, raises nothing, ends the loop."""

@@ -3,8 +3,8 @@ gives the IMAP poller a hook between storing a batch and moving it out of the in
 test can freeze it there on demand and SIGKILL it in the window the design must survive.
 
 The test arms the hook by creating `arm` in the folder named by IMAPCRASH_DIR; the next
-stored batch renames it to `held` (listing the batch's UIDs) and waits, never moving that
-batch, until the process is killed."""
+stored batch renames it to `held` and waits, never moving that batch, until the process is
+killed."""
 
 from __future__ import annotations
 
@@ -20,13 +20,11 @@ if _DIR:
     _folder = Path(_DIR)
     _init = imap.ImapPoller.__init__
 
-    def _hold_when_armed(uids: list[int]) -> None:
+    def _hold_when_armed(_uids: list[int]) -> None:
         try:
-            os.replace(_folder / "arm", _folder / "held.tmp")
+            os.replace(_folder / "arm", _folder / "held")
         except FileNotFoundError:
             return  # not armed: carry on and move the batch
-        (_folder / "held.tmp").write_text(" ".join(map(str, uids)))
-        os.replace(_folder / "held.tmp", _folder / "held")
         threading.Event().wait(600)  # the test kills the process long before this
 
     def _init_with_hook(self: imap.ImapPoller, *args: object, **kwargs: object) -> None:

@@ -28,7 +28,7 @@ from gateway.intake.quarantine import Reason, hold
 from gateway.intake.rawstore import DISPATCH_JOB, RawStore, RawStoreError
 from gateway.models.case import Case, TimelineEntry
 from gateway.models.intake import Outcome, RawMessage, RawStatus
-from gateway.models.ops import OutboxMessage
+from gateway.models.ops import Job, OutboxMessage
 from gateway.models.referral import Referral
 from gateway.settings import Settings
 from gateway.sqltext import same_address
@@ -194,12 +194,48 @@ def prepare_dispatch(session: Session, settings: Settings, payloads: list[dict[s
                 unread.append(row)
     for row, data in zip(unread, _store(settings, session).read_many(unread), strict=True):
         ready[row.id] = _leftover(row.id, _read_for_batch(row, data, pool))
+    if pool is not None and session.get_bind().dialect.name == "sqlite":
+        _read_ahead(session, settings, pool, set(ids))
+
+
+def _read_ahead(session: Session, settings: Settings, pool: ParserPool, claimed: set[int]) -> None:
+    """Give the parser process the next batch's messages too, kept for that batch: it
+    reads them while this batch is dispatched, instead of waiting idle for the next claim.
+
+    SQLite only: there the one worker that can write takes every batch, so the messages
+    read ahead are the ones it claims next. PostgreSQL's workers share the queue (SKIP
+    LOCKED), and each reading ahead the same next jobs would parse them twice over.
+    """
+    due = session.execute(
+        select(Job.payload)
+        .where(Job.kind == DISPATCH_JOB, Job.status == "queued", Job.run_at <= utcnow())
+        .order_by(Job.run_at, Job.id)
+        .limit(DISPATCH_BATCH)
+    ).scalars()
+    wanted = sorted({int(p["raw_id"]) for p in due if "raw_id" in p} - claimed)
+    if not wanted:
+        return
+    rows = session.execute(
+        select(RawMessage)
+        .where(RawMessage.id.in_(wanted), RawMessage.status == RawStatus.STORED.value)
+        .order_by(RawMessage.id)
+    ).scalars()
+    unread, size = [], 0
+    for row in rows:
+        size += row.size
+        if size > READ_AHEAD_BYTES:
+            break  # a batch of large messages is read when it is claimed
+        if _LEFTOVERS.get(row.id, row.sha256) is None:
+            unread.append(row)
+    for row, data in zip(unread, _store(settings, session).read_many(unread), strict=True):
+        _leftover(row.id, _read_for_batch(row, data, pool))
 
 
 class _Leftovers:
-    """Messages read and parsed for a batch that ran out of time before reaching them (its
-    rest is given back and claimed again, most often by this same worker): kept, a few
-    batches' worth, so the next batch does not read and parse them a second time. Only
+    """Messages read and parsed ahead of their batch (`_read_ahead`), or for a batch that
+    ran out of time before reaching them (its rest is given back and claimed again, most
+    often by this same worker): kept, a few batches' worth, so the batch that dispatches
+    them does not read and parse them a second time. Only
     readings whose bytes were read are kept (parsed, or still being parsed), by raw id and
     the stored bytes' digest; the reading is a pure function of those bytes, so a kept one
     is what reading them again would give."""
@@ -508,8 +544,11 @@ def dispatch_safely(
 #: enough to spread a commit and a claim over many messages, few enough that the write
 #: lock SQLite's intake indexer also needs is held only briefly.
 DISPATCH_BATCH = 32
-#: Two batches' worth: the rest of one batch given back, and the next one's.
-_LEFTOVERS = _Leftovers(limit=2 * DISPATCH_BATCH)
+#: The most bytes of stored mail read ahead for the next batch (held until it runs).
+READ_AHEAD_BYTES = 4 * 1024 * 1024
+#: Three batches' worth: the one being dispatched, the rest of one given back, and the
+#: next one read ahead.
+_LEFTOVERS = _Leftovers(limit=3 * DISPATCH_BATCH)
 
 
 @jobs.register(DISPATCH_JOB, batch=DISPATCH_BATCH, prepare=prepare_dispatch, isolated=True)

@@ -8,6 +8,7 @@ from datetime import date
 
 from parsers.identifiers import find_dates, month_number
 from parsers.phrases import MONTH_RE, NUMBER_RE, NUMBER_WORDS, WHEN_WORDS, alternation, number
+from parsers.prefilter import gated
 from parsers.sentences import clause_start, person_before
 
 AGE_MIN, AGE_MAX = 3, 18
@@ -20,7 +21,7 @@ _SEP = r"\s*(?:or|-|–|to|/)\s*"
 _OLD = r"(?:[\s-]*(?:years?|yrs?)[\s-]*old|\s*y/?o\b|[\s-]*years?\s+of\s+age)"
 _N = r"(?P<a>" + NUMBER_RE + r")(?:" + _SEP + r"(?P<b>" + NUMBER_RE + r"))?"
 AGE_PATTERNS = tuple(
-    re.compile(p, re.IGNORECASE)
+    gated(p, re.IGNORECASE)
     for p in (
         r"\b(?:aged?|age\s+of)\s+(?P<approx>" + _APPROX + r"\s+)?" + _N + r"(?:" + _OLD + r")?\b",
         r"\b(?P<pron>she|he|who)(?:['’]s|\s+is|\s+was|\s+turned|\s+has\s+just\s+turned|\s+just\s+"
@@ -41,14 +42,14 @@ _TIME_BEFORE = re.compile(
     r"\b(?:at|for|since|until|till|by|after|before|from|within|every|in|on|than)\s*$", re.IGNORECASE
 )
 _YEAR_WORDS = [w for w, n in NUMBER_WORDS.items() if 1 <= n <= 13]
-YEAR_GROUP = re.compile(
+YEAR_GROUP = gated(
     r"\b(?:in|into|is|was|['’]s|be|a|an|the|starting|join(?:ed|ing)?|going\s+into|moved\s+up\s+to)"
     r"\s+(?:year|yr)\s*(?P<n>\d{1,2}|" + alternation(_YEAR_WORDS) + r")\b"
     r"(?!\s*(?:years?|olds?|-year))|\(\s*(?:year|yr)\s*(?P<p>\d{1,2})\b|\b(?-i:Y)(?P<y>\d{1,2})\b|"
     r"\b(?:in|is|['’]s|was|a)\s+(?P<r>reception)\b",
     re.IGNORECASE,
 )  # fmt: skip
-DOB_CUE = re.compile(
+DOB_CUE = gated(
     r"\b(?:d\.?o\.?b\.?|date\s+of\s+birth|born(?:\s+on)?|birthday(?:\s+is|['’]s|\s+was)?|"
     r"birth\s*date)\s*(?:is|was|:|-|–)?\s*(?:on\s+)?(?:the\s+)?",
     re.IGNORECASE,
@@ -83,7 +84,7 @@ _WHEN = re.compile(
 )  # fmt: skip
 _LEAD = re.compile(r"\s*(?:" + _PREP + r")?(?:the\s+)?", re.IGNORECASE)
 # What a person writes before the day a child was last in school, or last seen.
-LAST_ATTENDED = re.compile(
+LAST_ATTENDED = gated(
     r"\b(?:(?:(?:has|have|had|is|was)(?:n['’]?t|\s+not)|not|never)\s+(?:been\s+)?(?:back\s+)?"
     r"(?:in|at|to|into|attended|attending|gone\s+to|going\s+to|been\s+to)\s+(?:school|lessons|class)|"
     r"(?:has|have|had)(?:n['’]?t|\s+not)\s+attended|not\s+attend(?:ed|ing)|off\s+school|"
@@ -94,7 +95,7 @@ LAST_ATTENDED = re.compile(
     r"attendance(?:\s+was)?)(?:\s+was)?(?=\s)",
     re.IGNORECASE,
 )
-LAST_SEEN = re.compile(
+LAST_SEEN = gated(
     r"\b(?:last\s+seen|(?:was|were)\s+(?:last\s+)?seen|not\s+(?:been\s+)?seen(?:\s+(?:her|him|them|"
     r"the\s+(?:child|girl|boy|kids?|children|family)))?|(?:haven['’]?t|have\s+not|hasn['’]?t|"
     r"has\s+not|nobody\s+has|no-?\s?one\s+has)\s+seen\s+(?:her|him|them|the\s+(?:child|girl|boy|"

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from parsers.identifiers import tidy_name
 from parsers.phrases import CHILD_NOUN_RE, CHILD_NOUNS, MONTH_WORDS, lookup
+from parsers.prefilter import Gated, gated
 from parsers.sentences import (
     NAME_WORD,
     Found,
@@ -18,8 +19,8 @@ from parsers.sentences import (
 )
 
 # Each cue ends where the name starts; the name itself must be capitalised (never a cue's word).
-_NAME_CUES: tuple[tuple[re.Pattern[str], float, str], ...] = tuple(
-    (re.compile(p, re.IGNORECASE), c, kind)
+_NAME_CUES: tuple[tuple[Gated, float, str], ...] = tuple(
+    (gated(p, re.IGNORECASE), c, kind)
     for p, c, kind in (
         (r"\b(?P<noun>" + CHILD_NOUN_RE + r")\s*,?\s+(?:who(?:['’]s|\s+is|\s+was)\s+|that(?:['’]s|"
          r"\s+is)\s+)?(?:called|named|by\s+the\s+name\s+of)\s+", 0.7, "noun"),
@@ -38,10 +39,8 @@ _NAME_CUES: tuple[tuple[re.Pattern[str], float, str], ...] = tuple(
 # name is...): a sentence without either is not searched for them, only for the last two.
 _CALLED_OR_NAME = re.compile(r"called|name", re.IGNORECASE)
 _UNNAMED_CUES = _NAME_CUES[4:]
-_ALIAS_CUE = re.compile(
-    r"\b(?:goes\s+by|known\s+as|also\s+called|calls\s+(?:her|him)self)\s+", re.I
-)
-_SURNAME_CUE = re.compile(
+_ALIAS_CUE = gated(r"\b(?:goes\s+by|known\s+as|also\s+called|calls\s+(?:her|him)self)\s+", re.I)
+_SURNAME_CUE = gated(
     r"\b(?:surname|last\s+name|second\s+name|family\s+name)(?:['’]s|\s+is|\s+was|\s*:|\s+might\s+be|"
     r"\s+could\s+be)?\s+(?:I\s+think\s+|possibly\s+|maybe\s+|probably\s+)?",
     re.IGNORECASE,
@@ -55,7 +54,7 @@ _ABSENT = re.compile(
 )
 # A name word starts with a capital: the lookahead skips to one (the same matches, found
 # without trying the whole name pattern at each character).
-_BORN_AFTER = re.compile(
+_BORN_AFTER = gated(
     r"(?=[A-Z])(?P<name>" + NAME_WORD + r"(?:\s+" + NAME_WORD + r"){1,2})\s*(?:,\s*|\(\s*)?"
     r"(?i:born\b|"
     r"d\.?o\.?b\b|date\s+of\s+birth|aged?\s+\d)"

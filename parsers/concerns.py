@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from parsers.prefilter import gated
 from parsers.sentences import Found, Sentence, clause_start
 
 # What a worried person writes about a child's safety. General English, not one referral's.
@@ -65,9 +66,9 @@ def _compile(parts: Sequence[str]) -> re.Pattern[str]:
     return re.compile(r"\b(?:" + "|".join(parts) + r")\b", re.IGNORECASE)
 
 
-SAFEGUARDING = _compile(_SAFEGUARDING)
-URGENT = _compile(_URGENT)
-ANONYMOUS = _compile(_ANONYMOUS)
+SAFEGUARDING = gated(_compile(_SAFEGUARDING))
+URGENT = gated(_compile(_URGENT))
+ANONYMOUS = gated(_compile(_ANONYMOUS))
 _NEGATION = re.compile(
     r"\b(?:no|not|nor|without|never|nothing|don'?t\s+think|do\s+not\s+think|no\s+signs?\s+of|"
     r"no\s+evidence\s+of|no\s+indication\s+of|no\s+concerns?\s+(?:about|of|for))"

@@ -15,6 +15,7 @@ from parsers.phrases import (
     alternation,
     lookup,
 )
+from parsers.prefilter import gated
 from parsers.sentences import NAME_WORD, Found, Sentence, name_words
 
 _POSS = (
@@ -22,7 +23,7 @@ _POSS = (
     + NAME_WORD
     + r")['’]s)"
 )
-_CARER = re.compile(
+_CARER = gated(
     r"\b(?P<poss>" + _POSS + r"|the)\s+(?P<rel>" + CARER_NOUN_RE + r")\b"
     r"(?!['’]s\s+(?:partner|boyfriend|girlfriend|husband|wife|friend|sister|brother|mum|dad))",
     re.IGNORECASE,
@@ -33,7 +34,7 @@ _CARER_NAME = re.compile(
     r"\s+is\s+(?=\S+\s+(?-i:[A-Z]))|\s+(?=(?-i:[A-Z])))",
     re.IGNORECASE,
 )
-_LIVES_WITH = re.compile(
+_LIVES_WITH = gated(
     r"\b(?:lives?|living|stays?|staying)\s+with\s+(?:(?:her|his|their|the)\s+)?(?P<rel>"
     + CARER_NOUN_RE
     + r")\b(?:\s+(?:and|&)\s+(?:(?:her|his|their)\s+)?(?P<rel2>"
@@ -42,7 +43,7 @@ _LIVES_WITH = re.compile(
     re.IGNORECASE,
 )
 _SIB_WORDS = alternation([*SIBLING_NOUNS, *(f"{w}s" for w in SIBLING_NOUNS)])
-_SIBLING = re.compile(
+_SIBLING = gated(
     r"\b(?P<poss>" + _POSS + r"|a|an|and|two|three|four)\s+"
     r"(?:(?:little|big|older|younger|elder|baby|twin)\s+)?(?P<rel>" + _SIB_WORDS + r")\b"
     r"(?P<gap>\s*,\s*|\s*\(\s*|\s+(?:called|named|is\s+called)\s+|\s+)?",
@@ -59,8 +60,8 @@ _THANKS = re.compile(
     r"[,!.]?\s+(?:from\s+)?",
     re.IGNORECASE,
 )
-_MY_NAME = re.compile(r"\bmy\s+name(?:'s|’s|\s+is)\s+", re.IGNORECASE)
-_ROLE = re.compile(
+_MY_NAME = gated(r"\bmy\s+name(?:'s|’s|\s+is)\s+", re.IGNORECASE)
+_ROLE = gated(
     r"\bI(?:'m|’m|\s+am)\s+(?:(?:her|his|their|the\s+(?:child|family|girl|boy|kids)['’]s)\s+|an?\s+|"
     r"the\s+)?(?P<role>"
     + alternation([*REFERRER_ROLES, *CARER_NOUNS])

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from parsers.identifiers import find_postcodes
 from parsers.phrases import MONTH_WORDS, NOT_NAMES, STREET_SUFFIXES, alternation
+from parsers.prefilter import gated
 
 _SCHOOL_WORDS = frozenset(
     {"primary", "academy", "school", "college", "juniors", "junior", "infants", "infant",
@@ -18,7 +19,7 @@ _NOT_PLACE = frozenset(NOT_NAMES - {"sir", "the"}) | MONTH_WORDS
 _TOKEN = re.compile(r"St\.|[A-Z][A-Za-z'’&]*(?:-[A-Za-z]+)*")
 _GAP = re.compile(r"[ \t]+(?:(of|the|and|&|de|le|la)[ \t]+)?")
 _BACK = re.compile(r"(St\.?|[A-Z][A-Za-z'’&]*(?:-[A-Za-z]+)*)[ \t]+")
-_SUFFIX = re.compile(r"\b(?:Primary|Academy|School|College|Juniors|Infants|Nursery|Sixth\s+Form)\b")
+_SUFFIX = gated(r"\b(?:Primary|Academy|School|College|Juniors|Infants|Nursery|Sixth\s+Form)\b")
 # "used to go to", "was at", "left": what a person writes before naming a child's school.
 # Cues whose object may be a bare name ("goes to Kirkleatham") come first in the alternation.
 _STRONG = (
@@ -31,7 +32,7 @@ _WEAK = (
     r"then\s+|only\s+)?at|left|started\s+at|went\s+to|going\s+to|moved\s+from|"
     r"transferred\s+from|excluded\s+from|expelled\s+from|removed\s+from|from"
 )
-SCHOOL_CUE = re.compile(
+SCHOOL_CUE = gated(
     r"\b(?i:(?P<strong>" + _STRONG + r")|(?P<weak>" + _WEAK + r"))\s+(?i:school\s+(?:at|in)\s+)?"
 )
 _STREET = alternation(STREET_SUFFIXES)
@@ -39,23 +40,23 @@ _TOWN = r"[A-Z][a-z]+(?:-(?:by|on|upon|under|in|le|the|[A-Z][a-z]+))*(?:\s+[A-Z]
 # The lookahead names every character a match can start with (a flat word's, "number"'s or
 # the house number's): the same matches, found without trying the whole pattern at each
 # character of a long sentence.
-_NUMBERED = re.compile(
+_NUMBERED = gated(
     r"(?=\d|(?i:[faurn]))"
     r"(?i:(?P<flat>(?:flat|apartment|apt|unit|room)\s+\w{1,4}),?\s+)?(?i:(?:number|no\.?)\s+)?"
     r"(?P<street>\d{1,4}[A-Za-z]?(?:\s*[-/]\s*\d{1,4})?,?\s+(?:[A-Za-z][a-z'’]+(?:-[A-Za-z]+)*\s+"
     r"){1,3}(?i:" + _STREET + r"))\b"
 )
-_NAMED = re.compile(r"\b(?P<street>(?:[A-Z][a-z'’]+(?:-[A-Za-z]+)*\s+){1,3}(?:" + _STREET + r"))\b")
+_NAMED = gated(r"\b(?P<street>(?:[A-Z][a-z'’]+(?:-[A-Za-z]+)*\s+){1,3}(?:" + _STREET + r"))\b")
 _AFTER_STREET = re.compile(r",?\s*(?:in\s+)?(?P<town>" + _TOWN + r")")
 _RESIDES = re.compile(
     r"\b(?i:lives?|living|stays?|staying|resides?|residing|moved\s+into|house|home|flat|address)"
     r"\b[\w\s',’]{0,40}?\b(?i:on|at|in)\s*$"
 )
-_LIVES_IN = re.compile(
+_LIVES_IN = gated(
     r"\b(?i:lives?|living|stays?|staying|resides?|residing|based)\s+(?i:somewhere\s+|now\s+|"
     r"still\s+)?in\s+(?P<town>" + _TOWN + r")"
 )
-_MOVED_TO = re.compile(
+_MOVED_TO = gated(
     r"\b(?i:moved|moving|gone|went|relocated|relocating)\s+(?i:back\s+|away\s+)?(?i:to\s+)"
     r"(?i:live\s+in\s+)?(?P<place>" + _TOWN + r")"
 )

@@ -34,6 +34,7 @@ from parsers.identifiers import (
 from parsers.people import find_carers, find_siblings, find_writer
 from parsers.phrases import CHILD_NOUN_RE, CHILD_NOUNS, lookup, number
 from parsers.places import find_addresses, find_moves, find_schools
+from parsers.prefilter import gated
 from parsers.sentences import (
     Found,
     Sentence,
@@ -42,7 +43,7 @@ from parsers.sentences import (
     sentences,
 )
 
-_PRONOUN_SCHOOL = re.compile(
+_PRONOUN_SCHOOL = gated(
     r"\b(she|he)\b(?:['’]s)?(?:\s+(?:not|never|n['’]t|been|gone|going|go|goes|went|back|in|at|to|"
     r"into|off|out|of|attending|attended|attend|attends|stopped|started|left|is|was|has|had|does|did|"
     r"doesn['’]t|didn['’]t|hasn['’]t|isn['’]t|wasn['’]t|used|should|would|will|be|still|also|only|"
@@ -51,7 +52,7 @@ _PRONOUN_SCHOOL = re.compile(
     re.IGNORECASE,
 )
 _CHILD_SEX = {k: v or "" for k, v in CHILD_NOUNS.items()}
-_CHILD_NOUN = re.compile(r"\b(" + CHILD_NOUN_RE + r")\b", re.IGNORECASE)
+_CHILD_NOUN = gated(r"\b(" + CHILD_NOUN_RE + r")\b", re.IGNORECASE)
 _MY_OUR = re.compile(r"\b(?:my|our)\s+(?:\w+\s+)?$", re.I)
 _WRITER_HOME = re.compile(
     r"\b(?:I|we)(?:['’]m|\s+am|\s+are|['’]re)?\s+(?:\w+\s+){0,2}?(?:live|living|lived|stay|staying|"

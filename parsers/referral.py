@@ -15,6 +15,7 @@ from parsers.form_lines import ProseLine, Reading, Span, block_lines, read_lines
 from parsers.html import html_blocks, looks_like_html
 from parsers.labelled import LabelledBuilder
 from parsers.mime import ParsedMessage, decode_text, parse_message
+from parsers.prefilter import gated
 from parsers.prose import ProseReading, age_range_of_year, read_notes, read_prose
 from parsers.sentences import Found
 
@@ -29,14 +30,14 @@ MAX_TEXT_CHARS = 2_000_000
 MAX_SECONDS = 5.0
 _DOCX_TYPES = ("application/vnd.openxmlformats-officedocument.wordprocessingml.document",)
 _ADDRESS = ("address_line1", "address_line2", "town", "postcode")
-_REASON = re.compile(
+_REASON = gated(
     r"\b(moved|not attended|absent|left the area|whereabouts|missing|unable to contact|"
     r"no contact|not returned|did not (?:start|take up)|removed from roll|"
     r"off[- ]rolled|has not been seen|unknown|left (?:us|the school|the area)|"
     r"moving (?:to|away|abroad)|leaving)\b", re.IGNORECASE,
 )  # fmt: skip
 # Said of a child out of school by someone who does not write "reason for referral".
-_REASON_PLAIN = re.compile(
+_REASON_PLAIN = gated(
     r"\b(?:(?:not|never|isn'?t|hasn'?t|doesn'?t|does not|has not)\s+(?:been\s+)?(?:at|in|to|"
     r"go(?:es|ing)?\s+to|attend(?:s|ing)?)\s+(?:any\s+|a\s+)?school|school place|"
     r"(?:never|not|hasn'?t|has not|didn'?t|did not)\s+(?:yet\s+)?started\s+(?:at\s+)?school|"

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
@@ -200,3 +201,41 @@ def test_a_forked_process_starts_its_own_parser_and_stops_it_at_exit() -> None:
     if child.is_alive():
         child.kill()
     assert child.exitcode == 0
+
+
+class _Counting(ParserPool):
+    """A real parser pool that notes each message it is given (in the worker)."""
+
+    def __init__(self) -> None:
+        super().__init__(1)
+        self.given: list[bytes] = []
+
+    def submit(self, data: bytes) -> Future[Reading]:
+        self.given.append(data)
+        return super().submit(data)
+
+
+def test_on_sqlite_the_next_batch_is_read_while_this_one_is_dispatched_and_once_only(
+    store: RawStore, engine: Engine, intake_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counting = _Counting()
+    monkeypatch.setattr(dispatch, "parser_pool", lambda processes: counting)
+    monkeypatch.setattr(jobs, "BATCH_SECONDS", 3600.0)  # whole batches, however loaded
+    batch = dispatch.DISPATCH_BATCH
+    messages = [mail.referral(900 + n) for n in range(batch + 5)]
+    try:
+        for data in messages:
+            store.store(data, Arrival(IntakeChannel.SMTP))
+        assert jobs.run_batch(engine, intake_settings) == batch
+        if engine.dialect.name == "sqlite":
+            # The first batch, and then the five left in the queue: read ahead.
+            assert sorted(counting.given) == sorted(messages)
+        else:  # workers share PostgreSQL's queue: each reads only what it claimed
+            assert sorted(counting.given) == sorted(messages[:batch])
+        assert jobs.run_batch(engine, intake_settings) == 5
+        assert len(counting.given) == len(messages)  # none read a second time
+    finally:
+        counting.close()
+    with Session(engine) as s:
+        outcomes = list(s.execute(select(RawMessage.outcome)).scalars())
+    assert len(outcomes) == len(messages) and set(outcomes) <= {"case", "triage"}

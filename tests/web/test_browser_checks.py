@@ -92,3 +92,37 @@ def test_the_sign_in_helper_takes_a_code(web: WebEnv, page: Page) -> None:
     assert secret
     sign_in(page, "tom", code=totp_now(secret))
     expect(page.get_by_test_id("signed-in-as")).to_have_text("Tom Tester (officer)")
+
+
+_REFUSED = "Page.screenshot: Protocol error (Page.captureScreenshot): Unable to capture screenshot"
+
+
+def test_a_refused_full_page_capture_is_tried_again_then_taken_of_the_viewport(
+    page: Page, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page.goto("/sign-in")
+    real, asked = page.screenshot, []
+
+    def refusing(**kwargs: object) -> bytes:
+        asked.append(kwargs["full_page"])
+        if kwargs["full_page"]:
+            raise RuntimeError(_REFUSED)  # what Chromium answers now and then under load
+        return real(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(page, "screenshot", refusing)
+    shot = check_page(page)
+    assert asked == [True, True, False]
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_any_other_capture_error_fails_the_check(
+    page: Page, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page.goto("/sign-in")
+
+    def broken(**kwargs: object) -> bytes:
+        raise RuntimeError("Page.screenshot: Target page, context or browser has been closed")
+
+    monkeypatch.setattr(page, "screenshot", broken)
+    with pytest.raises(RuntimeError, match="has been closed"):
+        check_page(page)

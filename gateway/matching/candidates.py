@@ -4,6 +4,7 @@ changes, and writes what it found; the console's pages only read these rows."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -112,21 +113,26 @@ def refresh(
 
     Rows the officer already settled stay as they are; pending rows no longer found are
     superseded, so the queues show only what the matcher still proposes. `fresh`: the
-    query was created in this transaction, so it has no candidates or decisions yet.
+    query was created (and flushed) in this transaction, so it has no candidates or
+    decisions yet, and the caller has nothing unflushed in the stores it searches.
     """
     query = query_record(session, query_ref)
     if query is None:
         return []
-    found = find_candidates(
-        session,
-        query,
-        query_ref=query_ref,
-        thresholds=thresholds_of(settings),
-        actor=actor,
-        sources=sources,
-        limit=11,
-        decided=frozenset() if fresh else None,
-    )
+    # A fresh query's searches need nothing the session holds unflushed (what is pending
+    # then is the audit entry of its arrival): that entry goes with the candidates' flush
+    # below, one flush instead of two.
+    with session.no_autoflush if fresh else nullcontext():
+        found = find_candidates(
+            session,
+            query,
+            query_ref=query_ref,
+            thresholds=thresholds_of(settings),
+            actor=actor,
+            sources=sources,
+            limit=11,
+            decided=frozenset() if fresh else None,
+        )
     existing = (
         {}
         if fresh

@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 from parsers.blocks import Block, TextBlock
 from parsers.labels import LabelMatch, action_header, resolve_label, section_of
+from parsers.prefilter import gated
 
 MAX_LINES = 20_000
 #: Fields whose value runs on over the following lines until a blank line or the next label.
@@ -36,8 +37,8 @@ _INLINE = re.compile(
 )
 _WORDS = re.compile(r"[A-Za-z']+")
 _FROM = re.compile(r"^\s*from\s*:\s*(.+)$", re.IGNORECASE)
-_NOT_A_LABEL = re.compile(r"\d{3,}|@")
-_NOT_A_HEADING = re.compile(r"\d{2,}|[,;!?]|\.$")
+_NOT_A_LABEL = gated(r"\d{3,}|@")
+_NOT_A_HEADING = gated(r"\d{2,}|[,;!?]|\.$")
 _CELL_BREAK = re.compile(r"(?<=[^\s.!?:;,])\n")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from parsers.identifiers import tidy_name
@@ -59,7 +59,9 @@ _BORN_AFTER = gated(
     r"(?i:born\b|"
     r"d\.?o\.?b\b|date\s+of\s+birth|aged?\s+\d)"
 )
-_CLAUSE_OPENS = re.compile(r"^|\b(?:that|as|because|and|but|think|believe|says|said|know)\s+", re.I)
+# A clause opens at the sentence's start, or after one of these words (gated: searched for
+# only in a sentence holding one of them).
+_CLAUSE_WORD = gated(r"\b(?:that|as|because|and|but|think|believe|says|said|know)\s+", re.I)
 _CHILD_SEX = {k: v or "" for k, v in CHILD_NOUNS.items()}
 # "Coast" of "Coast Road", "Redcar" of "Redcar Primary": not a name.
 _BEFORE_PLACE = re.compile(
@@ -135,8 +137,8 @@ class _Names:
                 words = self.name_at(s.text, m.start())
                 if len(words) >= 2 and words[-1][2] == m.end("name"):
                     cands.append((0.5, s.start + words[0][1], s, words, None, None))
-            for m in _CLAUSE_OPENS.finditer(s.text):
-                words = self.name_at(s.text, m.end())
+            for opens in _clause_opens(s.text):
+                words = self.name_at(s.text, opens)
                 if (
                     words
                     and words[0][0].lower() not in MONTH_WORDS
@@ -181,6 +183,14 @@ class _Names:
                 value = " ".join(w for w, _, _ in words)
                 if words and value != forename:
                     self.put(self.at(s, "aliases", [value], words[0][1], words[-1][2], 0.5))
+
+
+def _clause_opens(text: str) -> Iterator[int]:
+    """Where clauses open: the start, then after each opening word (as `^|\\b(?:that|...)\\s+`
+    would find them, one search fewer for a sentence without those words)."""
+    yield 0
+    for m in _CLAUSE_WORD.finditer(text):
+        yield m.end()
 
 
 def _sex_of(groups: dict[str, str | None]) -> str | None:

@@ -11,6 +11,8 @@ from functools import cache
 from importlib import resources
 from operator import mul
 
+from parsers.prefilter import gated
+
 CHECK_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
 _UPN_SHAPE = re.compile(r"^[A-Z]\d{11}[0-9A-Z]$")
 _UPN_STRIP = re.compile(r"[\s-]")
@@ -134,7 +136,7 @@ _DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
 _YEAR = r"(?P<year>\d{4}|\d{2})"
 #: A digit, as the patterns' own \d reads one: text without one holds no date, postcode,
 #: UPN or phone number, and is not searched for them.
-_DIGIT = re.compile(r"\d")
+_DIGIT = gated(r"\d")  # a long text without a digit: found without a scan
 _DATE_FORMS = (
     # ISO first: 2015-04-03 must never be read day-first.
     re.compile(r"(?<!\d)(?P<year>\d{4})-(?P<mon>\d{1,2})-(?P<day>\d{1,2})(?!\d)"),

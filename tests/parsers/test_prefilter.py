@@ -134,3 +134,16 @@ def test_a_text_is_folded_as_ignorecase_reads_it() -> None:
     assert school.re.search(text) is not None
     assert school.search(text) is not None
     assert school.search("x" * 60) is None
+
+
+_OPENING = st.sampled_from(["that ", "As ", "and\n", "because", "said  ", "x", " ", "Ava", ","])
+
+
+@given(st.lists(st.one_of(_OPENING, st.text(max_size=3)), max_size=30).map("".join))
+def test_clauses_open_where_the_one_pattern_for_them_found_them(text: str) -> None:
+    from parsers.child_name import _clause_opens
+
+    plain = re.compile(
+        r"^|\b(?:that|as|because|and|but|think|believe|says|said|know)\s+", re.IGNORECASE
+    )
+    assert list(_clause_opens(text)) == [m.end() for m in plain.finditer(text)]

@@ -140,7 +140,10 @@ def required_strings(pattern: re.Pattern[str]) -> frozenset[str] | None:
     if need is None:
         return None
     # A string holding another of the set adds nothing: a text with it has the other too.
-    return frozenset(s for s in need if not any(t != s and t in s for t in need if t != DIGIT))
+    # (DIGIT is a marker, not text: "\\d" holds "d", yet a digit is no "d".)
+    return frozenset(
+        s for s in need if s == DIGIT or not any(t != s and t in s for t in need if t != DIGIT)
+    )
 
 
 def _has_digit(text: str) -> bool:

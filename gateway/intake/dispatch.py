@@ -192,8 +192,7 @@ def prepare_dispatch(session: Session, settings: Settings, payloads: list[dict[s
                 ready[row.id] = kept
             else:
                 unread.append(row)
-    for row, data in zip(unread, _store(settings, session).read_many(unread), strict=True):
-        ready[row.id] = _leftover(row.id, _read_for_batch(row, data, pool))
+    ready.update(_read_and_keep(session, settings, unread, pool))
     if pool is not None and session.get_bind().dialect.name == "sqlite":
         _read_ahead(session, settings, pool, set(ids))
 
@@ -227,8 +226,18 @@ def _read_ahead(session: Session, settings: Settings, pool: ParserPool, claimed:
             break  # a batch of large messages is read when it is claimed
         if _LEFTOVERS.get(row.id, row.sha256) is None:
             unread.append(row)
-    for row, data in zip(unread, _store(settings, session).read_many(unread), strict=True):
-        _leftover(row.id, _read_for_batch(row, data, pool))
+    _read_and_keep(session, settings, unread, pool)
+
+
+def _read_and_keep(
+    session: Session, settings: Settings, rows: list[RawMessage], pool: ParserPool | None
+) -> dict[int, _Ready]:
+    """The rows' bytes read here (the keys stay in the worker) and each reading begun,
+    kept with the leftovers for whichever batch dispatches it; by raw id."""
+    out = {}
+    for row, data in zip(rows, _store(settings, session).read_many(rows), strict=True):
+        out[row.id] = _leftover(row.id, _read_for_batch(row, data, pool))
+    return out
 
 
 class _Leftovers:

@@ -35,10 +35,6 @@ _NAME_CUES: tuple[tuple[Gated, float, str], ...] = tuple(
          0.5, "full"),
     )
 )  # fmt: skip
-# The first four cues each need "called" or "name" in the sentence (named, by the name of, her
-# name is...): a sentence without either is not searched for them, only for the last two.
-_CALLED_OR_NAME = re.compile(r"called|name", re.IGNORECASE)
-_UNNAMED_CUES = _NAME_CUES[4:]
 _ALIAS_CUE = gated(r"\b(?:goes\s+by|known\s+as|also\s+called|calls\s+(?:her|him)self)\s+", re.I)
 _SURNAME_CUE = gated(
     r"\b(?:surname|last\s+name|second\s+name|family\s+name)(?:['’]s|\s+is|\s+was|\s*:|\s+might\s+be|"
@@ -119,8 +115,9 @@ class _Names:
     def child_name(self) -> None:
         cands: list[_Candidate] = []
         for s in self.ss:
-            cues = _NAME_CUES if _CALLED_OR_NAME.search(s.text) else _UNNAMED_CUES
-            for pattern, conf, kind in cues:
+            # Each cue is gated: a sentence without "called" or "name" is searched only for
+            # the last two (what its prefilter works out for itself).
+            for pattern, conf, kind in _NAME_CUES:
                 for m in pattern.finditer(s.text):
                     words = self.name_at(s.text, m.end())
                     g = m.groupdict()
